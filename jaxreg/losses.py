@@ -39,6 +39,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from jaxreg import _pytree
+
 __all__ = [
     "SquaredLoss",
     "AbsoluteLoss",
@@ -70,7 +72,7 @@ def _box_indicator(u, lo, hi):
     return jnp.where((u >= lo - slack) & (u <= hi + slack), 0.0, jnp.inf)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class SquaredLoss:
     r"""Squared loss (L2 loss, least squares).
@@ -107,7 +109,7 @@ class SquaredLoss:
         return jnp.ones((), u.dtype)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class HuberLoss:
     r"""Huber loss of the residual :math:`r = y - z`.
@@ -145,7 +147,7 @@ class HuberLoss:
         return _box_scale(u, -self.delta, self.delta)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class QuantileLoss:
     r"""Quantile (pinball) loss of the residual :math:`r = y - z`.
@@ -190,7 +192,7 @@ class QuantileLoss:
         return _box_scale(u, -self.quantile, 1.0 - self.quantile)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class AbsoluteLoss:
     r"""Absolute loss (L1 loss, least absolute deviations).
@@ -223,7 +225,7 @@ def _xlogx(a):
     return jnp.where(a > 0.0, a * jnp.log(jnp.where(a > 0.0, a, 1.0)), 0.0)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class LogisticLoss:
     r"""Binary logistic loss, labels :math:`y \in \{-1, +1\}`.
@@ -255,7 +257,7 @@ class LogisticLoss:
         return _box_scale(u, *self.dual_bounds(y))
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class MultinomialLoss:
     r"""Multinomial logistic (softmax cross-entropy) loss, integer classes.

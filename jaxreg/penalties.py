@@ -37,6 +37,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from jaxreg import _pytree
+
 __all__ = ["L1", "L2", "ElasticNetPenalty", "WeightedL1", "GroupLassoPenalty", "NoPenalty"]
 
 _static = dict(static=True)
@@ -94,7 +96,7 @@ def _l1_subdiff_distance(w, grad, alpha, positive):
     )
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class L1:
     r"""Lasso penalty.
@@ -145,7 +147,7 @@ class L1:
         return self
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class L2:
     r"""Ridge penalty.
@@ -204,7 +206,7 @@ class L2:
         return self
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class ElasticNetPenalty:
     r"""Elastic-net penalty, scikit-learn's parametrization.
@@ -262,7 +264,7 @@ class ElasticNetPenalty:
         return self
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class WeightedL1:
     r"""Weighted lasso penalty with one weight per feature.
@@ -312,7 +314,7 @@ class WeightedL1:
         return L1(jnp.asarray(self.weights)[j], positive=self.positive)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class GroupLassoPenalty:
     r"""Group lasso penalty.
@@ -397,7 +399,7 @@ class GroupLassoPenalty:
         return self._per_feature(per_group, w) * jnp.ones_like(w)
 
 
-@jax.tree_util.register_dataclass
+@_pytree.register
 @dataclasses.dataclass(frozen=True)
 class NoPenalty:
     r"""No penalty: :math:`P = 0`, :math:`P^*(v) = \iota\{v = 0\}`.

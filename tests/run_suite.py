@@ -2,10 +2,11 @@
 
     python tests/run_suite.py [extra pytest arguments]
 
-One process per file keeps every file's compiled XLA programs and JAX state
-apart: in one long process (and in two pytest-xdist workers) XLA's CPU
-compiler crashed late in the run, and L2 tests of ``test_penalties.py`` that
-pass on their own failed after other files had run. The doctests of
+One process per file runs two files at a time on CI's two cores and keeps
+every file's compiled programs apart. (The crashes and wrong answers that
+earlier sessions saw late in one long process came from tree structures of
+different losses/penalties comparing equal in JAX's compilation caches; see
+``jaxreg/_pytree.py``.) The doctests of
 ``jaxreg/`` and ``README.md`` run as one more process. Exits non-zero when
 any process fails.
 """

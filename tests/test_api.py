@@ -158,6 +158,25 @@ def test_vocabulary_and_pytree_round_trip(obj):
         setattr(obj, dataclasses.fields(obj)[0].name if dataclasses.fields(obj) else "x", 1.0)
 
 
+def test_tree_structures_of_different_classes_differ():
+    """JAX caches compiled programs by tree structure (hash, then ``==``); with
+    ``jax.tree_util.register_dataclass`` the structures of ``L1(a)`` and ``L2(a)``
+    (or of ``SquaredLoss()`` and ``AbsoluteLoss()``) compared equal, and a jitted
+    function ran L1's program on an L2 penalty after a hash-bucket collision."""
+    same_fields = [jaxreg.L1(0.1), jaxreg.L2(0.1), jaxreg.SquaredLoss(), jaxreg.AbsoluteLoss(),
+                   jaxreg.LogisticLoss(), jaxreg.NoPenalty(), jaxreg.QuantileLoss(0.3),
+                   jaxreg.HuberLoss(0.3)] + EXAMPLES
+    structures = [jax.tree_util.tree_structure(obj) for obj in same_fields]
+    for a, sa in zip(same_fields, structures):
+        for b, sb in zip(same_fields, structures):
+            assert (sa == sb) == (type(a) is type(b) and sa.node_data() == sb.node_data()), (a, b)
+    # A static switch is part of the structure, a leaf is not.
+    assert (jax.tree_util.tree_structure(jaxreg.L1(0.1))
+            != jax.tree_util.tree_structure(jaxreg.L1(0.1, positive=True)))
+    assert (jax.tree_util.tree_structure(jaxreg.L1(0.1))
+            == jax.tree_util.tree_structure(jaxreg.L1(0.7)))
+
+
 def test_solve_returns_a_solution_that_is_sklearn_lasso():
     """DESIGN: ``jaxreg.solve(X, y, SquaredLoss(), L1(a))`` is ``Lasso(alpha=a)``."""
     from sklearn.linear_model import Lasso
