@@ -62,6 +62,8 @@ _STRATEGIES = ("auto", "warm", "batched", "chunked")
 # Gram form of coordinate descent on a path when n >= p, up to this many
 # features (a p x p float64 matrix of 3000^2 is 72 MB).
 _PATH_GRAM_MAX_FEATURES = 3000
+# ... and Anderson extrapolation in the Gram form up to this many features.
+_PATH_ANDERSON_MAX_GRAM_FEATURES = 64
 
 
 class Path(NamedTuple):
@@ -378,10 +380,10 @@ def path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4, gram
 
     ``solver`` and ``strategy`` are resolved names (not "auto"); ``gram`` is an
     optional precomputed :class:`~jaxreg.solvers.cd.GramStatistics` for
-    ``solver="cd"``. Works under ``jit``, ``vmap`` (e.g. over CV folds given
+    ``solver="cd"`` (then ``X`` and ``y`` may be None). Works under ``jit``, ``vmap`` (e.g. over CV folds given
     as ``sample_weight`` masks) and ``grad``.
     """
-    alphas = jnp.asarray(alphas, X.dtype)
+    alphas = jnp.asarray(alphas, (X if X is not None else gram.gram).dtype)
     if solver == "ridge":
         solutions = _ridge_grid(X, y, alphas, sample_weight, fit_intercept, tol, loss)
     else:
@@ -407,18 +409,26 @@ def choose_path_solver(X, y, loss, penalty):
     As :func:`jaxreg.choose_solver`, except that coordinate descent on a path
     uses the Gram form whenever ``n_samples >= n_features`` (up to 3000
     features): forming :math:`X^\\top X` once pays over a whole grid; it
-    then checks the gap every ``max(1, min(8, 64 // n_features))`` epochs
-    (every 5 in the residual form, whose sweeps run on working sets), and
-    extrapolates the iterates every 5 sweeps (``anderson=5``).
+    then checks the gap every ``max(1, min(8, 64 // n_features))`` epochs;
+    the residual form checks every 5 (its sweeps run on working sets). Both
+    extrapolate the iterates every 5 sweeps (``anderson=5``), except the
+    Gram form above 64 features (well-conditioned tall problems, where the
+    forced sweeps cost more than they save).
     """
     solver = _solve.choose_solver(X, y, loss, penalty)
     options = {}
     if solver == "cd":
         n, p = np.shape(X)
         options["mode"] = "gram" if n >= p and p <= _PATH_GRAM_MAX_FEATURES else "residual"
-        # Anderson extrapolation every 5 sweeps: 5x fewer epochs at the
-        # ill-conditioned end of a path (measured on BENCHMARKS.md (c)).
-        options["anderson"] = 5
+        if options["mode"] == "residual" or p <= _PATH_ANDERSON_MAX_GRAM_FEATURES:
+            # Anderson extrapolation every 5 sweeps: 5x fewer epochs at the
+            # ill-conditioned end of a path (measured on BENCHMARKS.md (c)),
+            # and on small correlated designs (diabetes) the gap reaches
+            # round-off. Not in the Gram form with many features: the n >= p
+            # problems met there (BENCHMARKS.md (b), (d)) are well conditioned
+            # and converge in 2-5 epochs per alpha, so 5 forced sweeps per
+            # alpha doubled the time of (d) (and its compile time).
+            options["anderson"] = 5
         if options["mode"] == "gram":
             # A gap check costs O(p), as much as an epoch in which few
             # coordinates move: with few features, check less often.
@@ -523,7 +533,11 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
             and _validation.is_concrete(y, sample_weight) and X.dtype == np.float64):
         gram = _numpy_gram(X, y, sample_weight, fit_intercept)
     dtype = X.dtype
-    result = _path_jit(jnp.asarray(X), jnp.asarray(y), loss, penalty, jnp.asarray(alphas, dtype),
+    # With the statistics formed in NumPy, coordinate descent needs neither X
+    # nor y: not passing them saves copying X into the computation (~0.1 s
+    # for the 160 MB of BENCHMARKS.md (d)).
+    data = (None, None) if gram is not None else (jnp.asarray(X), jnp.asarray(y))
+    result = _path_jit(*data, loss, penalty, jnp.asarray(alphas, dtype),
                        sample_weight, tol, gram, solver=solver, strategy=strategy,
                        fit_intercept=bool(fit_intercept), chunk_size=int(chunk_size or 10),
                        options=tuple(sorted(options.items())))

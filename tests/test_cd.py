@@ -282,6 +282,52 @@ def test_auto_mode_and_precomputed_gram(rng):
     auto, residual = cd(Xw, yw, penalty, **options), cd(Xw, yw, penalty, mode="residual",
                                                           **options)
     np.testing.assert_array_equal(auto.coef, residual.coef)
+    # With the statistics given, X and y may be left out (paths over NumPy data).
+    alone = coordinate_descent(None, None, SQUARED, penalty := lasso(0.1 * alpha_max(X, y, s)),
+                               gram=stats, sample_weight=s, tol=1e-10, max_iter=100_000)
+    np.testing.assert_allclose(alone.coef, given.coef, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(alone.intercept, given.intercept, rtol=1e-13)
+    with pytest.raises(ValueError, match="needs X and y unless gram"):
+        coordinate_descent(None, None, SQUARED, penalty)
+
+
+@pytest.mark.parametrize("penalty", [
+    penalties.L1(0.05), penalties.L1(0.05, positive=True), penalties.ElasticNetPenalty(0.05, 0.4),
+    penalties.WeightedL1(np.linspace(0.0, 0.1, 37))], ids=["l1", "l1+", "enet", "weighted"])
+def test_gram_block_sweep_is_cyclic_coordinate_descent(penalty, rng):
+    """The blocked Gram sweep gives exactly the iterates of one-coordinate-at-a-time
+    cyclic CD (a NumPy loop here), for a working-set order whose size is not a
+    multiple of the block."""
+    from jaxreg.solvers import cd as cd_module
+
+    p = 37
+    A = rng.standard_normal((60, p))
+    G, c = A.T @ A / 60, A.T @ rng.standard_normal(60) / 60
+    w = rng.standard_normal(p) * (rng.uniform(size=p) < 0.5)
+    order = rng.permutation(p).astype(np.int32)
+    size = 29
+    out, q = cd_module._gram_block_sweep(penalty, jnp.asarray(G), jnp.asarray(c),
+                                         jnp.diagonal(G), jnp.zeros(p, bool), jnp.asarray(w),
+                                         jnp.asarray(G @ w), jnp.asarray(order), jnp.int32(size))
+    spec = spec_of(penalty) if not isinstance(penalty, penalties.WeightedL1) else None
+    expected = w.copy()
+    for j in order[:size]:
+        g = G[j] @ expected - c[j]
+        v = expected[j] - g / G[j, j]
+        if isinstance(penalty, penalties.WeightedL1):
+            l1, l2 = np.asarray(penalty.weights)[j], 0.0
+        elif spec[0] == "enet":
+            l1, l2 = spec[1] * spec[2], spec[1] * (1 - spec[2])
+        else:
+            l1, l2 = spec[1], 0.0
+        if getattr(penalty, "positive", False):
+            shrunk = max(v - l1 / G[j, j], 0.0)
+        else:
+            shrunk = np.sign(v) * max(abs(v) - l1 / G[j, j], 0.0)
+        expected[j] = shrunk / (1 + l2 / G[j, j])
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(q, G @ expected, rtol=0, atol=1e-12)
+    assert np.all(np.asarray(out)[order[size:]] == w[order[size:]])
 
 
 # --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ Both skip the O(p) or O(n) rank-one update when a coordinate does not move
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -265,7 +266,7 @@ def _check_arguments(loss, penalty, y, mode):
         raise TypeError(
             f"coordinate_descent needs a separable penalty (with `coordinate(j)`), got "
             f"{type(penalty).__name__}; use solvers.fista.")
-    if jnp.ndim(y) != 1:
+    if y is not None and jnp.ndim(y) != 1:
         raise ValueError(
             f"coordinate_descent takes a 1-D y, got shape {jnp.shape(y)}; use solvers.fista "
             "for several outputs.")
@@ -280,8 +281,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
-    y : array of shape (n_samples,)
+    X : array of shape (n_samples, n_features), or None with ``gram=``
+    y : array of shape (n_samples,), or None with ``gram=``
     loss : SquaredLoss
     penalty : L1, L2, ElasticNetPenalty or WeightedL1
         A separable penalty (``penalty.coordinate(j)``); ``positive=True`` and
@@ -365,14 +366,25 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
     keeping its own result and ``n_iter``.
     """
     _check_arguments(loss, penalty, y, mode)
-    problem = _common.make_problem(X, y, sample_weight, fit_intercept)
-    n, p = problem.X.shape
-    dtype = problem.X.dtype
+    if X is None:
+        if gram is None:
+            raise ValueError("coordinate_descent needs X and y unless gram= is given.")
+        # The statistics are all the Gram form needs: a path over NumPy data
+        # passes no X, so that it is not copied into the computation.
+        problem = None
+        dtype = jnp.result_type(gram.gram)
+        n = p = jnp.shape(gram.gram)[0]
+        coef0 = (jnp.zeros(p, dtype) if init is None else
+                 jnp.asarray(init.coef if isinstance(init, Solution) else init, dtype))
+    else:
+        problem = _common.make_problem(X, y, sample_weight, fit_intercept)
+        n, p = problem.X.shape
+        dtype = problem.X.dtype
+        coef0, _ = _common.initial_point(problem, loss, init, ())
     if gram is not None:
         mode = "gram"
     elif mode == "auto":
         mode = "gram" if n >= p and p <= _GRAM_MAX_FEATURES else "residual"
-    coef0, _ = _common.initial_point(problem, loss, init, ())
     mask = penalty.unpenalized()
     if mask is not None:
         mask = jnp.broadcast_to(jnp.asarray(mask), (p,))
@@ -380,7 +392,7 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         stats = _statistics(problem) if gram is None else GramStatistics(
             *(jnp.asarray(a, dtype) for a in gram))
         scale = 0.5 * stats.yty
-        update, cheap_gap, exact, aux0 = _gram_form(stats, penalty, mask, coef0)
+        sweep, cheap_gap, exact, aux0 = _gram_form(stats, penalty, mask, coef0)
     else:
         # With unpenalized features and n < p the dual point is projected in
         # sample space (n x n) here; the generic certificate's projector would
@@ -392,7 +404,7 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         else:
             certificate = _common.make_certificate(problem, loss, penalty)
             scale = certificate.scale
-        update, cheap_gap, exact, aux0 = _residual_form(
+        sweep, cheap_gap, exact, aux0 = _residual_form(
             problem, loss, penalty, mask, certificate, coef0, init,
             weighted=sample_weight is not None)
     limit = tol * scale
@@ -425,7 +437,7 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         size = c.size if use_working_set else p
 
         def epoch(_, carry):
-            return _sweep(update, *carry, c.order, size)
+            return sweep(*carry, c.order, size)
 
         if anderson:
             # `anderson` sweeps, then one extrapolation of their iterates.
@@ -477,15 +489,13 @@ def _skip_if_zero(delta, apply, aux):
 
 
 def _gram_form(stats, penalty, mask, coef0):
-    """Update, cheap gap (and v), exact gap and start of the Gram form (carry q = G w)."""
+    """Sweep, cheap gap (and v), exact gap and start of the Gram form (carry q = G w)."""
     G, c, yy = stats.gram, stats.xty, stats.yty
     diag = jnp.diagonal(G)
     empty = _empty_columns(diag, stats.x_mean)
 
-    def update(j, old, q):
-        w_j = _coordinate_step(penalty, j, old, q[j] - c[j], diag[j], empty[j])
-        delta = w_j - old
-        return w_j, _skip_if_zero(delta, lambda q: q + delta * G[j], q)
+    def sweep(w, q, order, size):
+        return _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size)
 
     project = None if mask is None else _gram_projector(G, mask)
 
@@ -508,7 +518,51 @@ def _gram_form(stats, penalty, mask, coef0):
         q = G @ w
         return q, gap(w, q)[0], stats.y_mean - jnp.vdot(stats.x_mean, w)
 
-    return update, gap, exact, G @ coef0
+    return sweep, gap, exact, G @ coef0
+
+# Coordinates per block of the Gram form's sweep (see _gram_block_sweep).
+_GRAM_BLOCK = 16
+
+
+def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM_BLOCK):
+    r"""One cyclic pass over ``order[:size]`` in the Gram form, ``block`` coordinates at a time.
+
+    The iterates are those of plain cyclic coordinate descent: within a block
+    :math:`B` the gradients :math:`q_j - c_j` are kept exact by the small
+    update :math:`q_B \mathrel{+}= G_{BB}\,\delta_B` after each coordinate,
+    and the rest of :math:`q = G w` gets one product
+    :math:`q \mathrel{+}= G_{B,:}^\top \delta_B` per block (skipped when no
+    coordinate of the block moved). One rank-one update of length ``p`` per
+    coordinate, as a loop in XLA, cost ~0.6 us at p = 1000 on CPU; the block
+    form reads the rows of ``G`` as one (block x p) product.
+    """
+    p = w.shape[0]
+    n_blocks = (size + block - 1) // block
+    padded = jnp.concatenate([order, jnp.zeros(block, order.dtype)])
+    offsets = jnp.arange(block)
+
+    def one_block(b, carry):
+        w, q = carry
+        start = b * block
+        valid = start + offsets < size
+        index = jnp.where(valid, lax.dynamic_slice(padded, (start,), (block,)), 0)
+        rows = G[index]                         # (block, p)
+        G_BB = rows[:, index]                   # (block, block)
+        w_B, g_B, d_B, e_B = w[index], q[index] - c[index], diag[index], empty[index]
+
+        def one_coordinate(k, carry):
+            delta, dq = carry                   # (block,) moves so far; G_BB delta
+            new = _coordinate_step(penalty, index[k], w_B[k], g_B[k] + dq[k], d_B[k], e_B[k])
+            step = jnp.where(valid[k], new - w_B[k], 0.0)
+            return delta.at[k].set(step), dq + step * G_BB[k]
+
+        zero = jnp.zeros(block, w.dtype)
+        delta, _ = lax.fori_loop(0, block, one_coordinate, (zero, zero))
+        q = lax.cond(jnp.any(delta != 0), lambda q: q + delta @ rows, lambda q: q, q)
+        w = w.at[jnp.where(valid, index, p)].add(delta, mode="drop")
+        return w, q
+
+    return lax.fori_loop(0, n_blocks, one_block, (w, q))
 
 
 def _gram_projector(G, mask):
@@ -592,7 +646,7 @@ def _residual_form(problem, loss, penalty, mask, certificate, coef0, init, *, we
         return r, _common.duality_gap(problem, loss, penalty, certificate, w, b), b
 
     aux0 = yc if init is None else y - X @ coef0 - intercept(coef0)
-    return update, cheap_gap, exact, aux0
+    return partial(_sweep, update), cheap_gap, exact, aux0
 
 
 def _sample_projector(problem, x_mean, mask):
