@@ -47,6 +47,11 @@ def test_cv_with_sample_weight_matches_lasso_cv(rng):
     # Both score each fold by the weighted mean squared error of its test rows.
     np.testing.assert_allclose(np.asarray(result.scores).T, reference.mse_path_, rtol=1e-6)
     assert result.alpha_min == reference.alpha_
+    # The refit (the alpha_min point of a full-data path from the same statistics).
+    assert bool(result.solution.converged)
+    np.testing.assert_allclose(result.solution.coef, reference.coef_, rtol=0,
+                               atol=1e-6 * np.abs(reference.coef_).max())
+    np.testing.assert_allclose(result.solution.intercept, reference.intercept_, rtol=1e-8)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -59,10 +64,11 @@ def test_fold_gram_statistics_equal_direct_statistics(fit_intercept, backend, rn
     folds = crossval.make_folds(splits, len(y), weights, X.dtype)
     xp = np if backend == "numpy" else jnp
     stats = crossval.fold_gram_statistics(xp.asarray(X), xp.asarray(y), weights, folds,
-                                          fit_intercept, xp=xp)
-    for k in range(3):
-        direct = gram_statistics(X, y, sample_weight=np.asarray(folds.train_weight[k]),
-                                 fit_intercept=fit_intercept)
+                                          fit_intercept, xp=xp, with_full=True)
+    assert stats.gram.shape[0] == 4                # 3 folds, then all the rows
+    for k in range(4):
+        train_weight = np.asarray(folds.train_weight[k]) if k < 3 else weights
+        direct = gram_statistics(X, y, sample_weight=train_weight, fit_intercept=fit_intercept)
         for got, want in zip(stats, direct):
             np.testing.assert_allclose(np.asarray(got[k]), np.asarray(want), rtol=1e-10,
                                        atol=1e-12 * np.abs(np.asarray(want)).max())
