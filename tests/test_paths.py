@@ -375,3 +375,34 @@ def test_core_imports_no_scikit_learn():
             "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("shape", [(400, 200), (100, 1000)], ids=["gram", "residual"])
+def test_batched_path_memory_is_linear_in_the_grid(shape):
+    """DESIGN/issue: a batched path needs O(n p + n_alphas (n + p)) memory, not
+    O(n_alphas n p) or O(n_alphas p^2): XLA's own accounting of the compiled
+    program (temporaries), for 20 and 80 alphas. (A lax.cond whose branches
+    closed over G or X broadcast them to the batch under vmap: 7.2 MB for
+    20 alphas at 400 x 200, where 20 p^2 doubles are 6.1 MB.)"""
+    n, p = shape
+
+    def temp_bytes(m):
+        def f(X, y, alphas):
+            return paths.path_core(X, y, losses.SquaredLoss(), penalties.L1(1.0), alphas,
+                                   tol=1e-6, solver="cd", strategy="batched",
+                                   fit_intercept=False,
+                                   options=tuple(sorted(paths.choose_path_solver(
+                                       np.zeros(shape), np.zeros(n), losses.SquaredLoss(),
+                                       penalties.L1(1.0))[1].items())))
+        compiled = jax.jit(f).lower(jax.ShapeDtypeStruct(shape, np.float64),
+                                    jax.ShapeDtypeStruct((n,), np.float64),
+                                    jax.ShapeDtypeStruct((m,), np.float64)).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    small, large = temp_bytes(20), temp_bytes(80)
+    per_alpha = (large - small) / 60
+    # Per alpha: a few vectors of n or p (working sets, Anderson history,
+    # a block of 16 rows of G): at most 32 (n + p) doubles, far below p^2 or n p.
+    assert per_alpha <= 8 * 32 * (n + p), per_alpha
+    # The rest: X, its transposed copy and G (Gram form): a few n p or p^2.
+    assert small - 20 * per_alpha <= 8 * (3 * n * p + 2 * p * p), small

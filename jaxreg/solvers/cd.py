@@ -461,8 +461,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         # `refresh` epochs too: in float32 the drift would otherwise
         # steer long runs off the minimiser (seen: gap 1e-4 after 2000 epochs).
         due = (n_iter // refresh) != (c.n_iter // refresh)
-        aux, gap, b = lax.cond((gap <= limit) | (n_iter >= max_iter) | due, exact,
-                               lambda w, aux, gap: (aux, gap, c.intercept), w, aux, gap)
+        aux, gap, b = _if((gap <= limit) | (n_iter >= max_iter) | due,
+                          lambda: exact(w, aux, gap), (aux, gap, c.intercept))
         return _Carry(w, aux, n_iter, gap, b, order, size)
 
     def cond(c):
@@ -483,9 +483,24 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
     return Solution(out.coef, intercept.astype(dtype), out.n_iter, gap, gap <= limit)
 
 
+def _if(pred, compute, default):
+    """``compute()`` if ``pred`` else ``default``: a branch that stays lean under vmap.
+
+    Written as a loop of at most one pass rather than :func:`jax.lax.cond`:
+    under :func:`jax.vmap` with a batched ``pred``, ``cond`` becomes a select
+    that first broadcasts every operand, including the arrays the branches
+    close over, to the batch (a copy of the Gram matrix per ``alpha`` of a
+    batched path, at every coordinate: memory O(n_alphas p^2) and a
+    slowdown). A batched ``while_loop`` keeps unbatched operands unbatched and
+    selects only its carry.
+    """
+    return lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), compute()),
+                          (pred, default))[1]
+
+
 def _skip_if_zero(delta, apply, aux):
     """``apply(aux)`` unless ``delta == 0`` (a real branch unless batched)."""
-    return lax.cond(delta != 0, apply, lambda a: a, aux)
+    return _if(delta != 0, lambda: apply(aux), aux)
 
 
 def _gram_form(stats, penalty, mask, coef0):
@@ -558,7 +573,7 @@ def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM
 
         zero = jnp.zeros(block, w.dtype)
         delta, _ = lax.fori_loop(0, block, one_coordinate, (zero, zero))
-        q = lax.cond(jnp.any(delta != 0), lambda q: q + delta @ rows, lambda q: q, q)
+        q = _if(jnp.any(delta != 0), lambda: q + delta @ rows, q)
         w = w.at[jnp.where(valid, index, p)].add(delta, mode="drop")
         return w, q
 
