@@ -23,7 +23,7 @@ __all__ = [
     "path", "Path", "alpha_max", "alpha_grid", "penalty_at", "lasso_path", "enet_path",
     "cv", "CVResult", "estimators",
     "Lasso", "ElasticNet", "Ridge", "QuantileRegressor", "HuberRegressor",
-    "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV",
+    "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV", "LogisticRegressionCV",
     "losses", "penalties", "solvers",
     "SquaredLoss", "AbsoluteLoss", "QuantileLoss", "HuberLoss", "LogisticLoss",
     "MultinomialLoss",
@@ -33,7 +33,7 @@ __all__ = [
 # The scikit-learn estimators import scikit-learn: load them on first use, so
 # that the functional core needs only jax, optax, chex and numpy.
 _ESTIMATORS = ("Lasso", "ElasticNet", "Ridge", "QuantileRegressor", "HuberRegressor",
-               "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV")
+               "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV", "LogisticRegressionCV")
 
 
 def __getattr__(name):

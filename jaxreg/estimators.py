@@ -5,19 +5,20 @@ attributes, and minimises scikit-learn's own objective (``DESIGN.md``,
 "Conventions that users rely on"), so that swapping the import gives the same
 numbers:
 
-======================  ====================================================================
-estimator               objective (:math:`s` the sample weights, :math:`S = \sum_i s_i`)
-======================  ====================================================================
-``Lasso``               :math:`\frac{1}{2S}\sum_i s_i r_i^2 + \alpha\|w\|_1`
-``ElasticNet``          :math:`\frac{1}{2S}\sum_i s_i r_i^2 + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|_2^2`
-``Ridge``               :math:`\sum_i s_i r_i^2 + \alpha\|w\|_2^2`
-``QuantileRegressor``   :math:`\frac1S\sum_i s_i \rho_\tau(r_i) + \alpha\|w\|_1`
-``HuberRegressor``      :math:`\sum_i s_i\,\sigma\big(1 + H_\epsilon(r_i/\sigma)\big) + \alpha\|w\|_2^2` over :math:`(w, b, \sigma > 0)`
-``LogisticRegression``  :math:`C\sum_i s_i \ell(y_i, x_i^\top W + b) + \frac{1-\rho}{2}\|W\|_F^2 + \rho\|W\|_1`
-``LassoCV``             ``Lasso``'s, ``alpha`` by K-fold cross-validation
-``ElasticNetCV``        ``ElasticNet``'s, ``alpha`` (and ``l1_ratio``) by K-fold cross-validation
-``RidgeCV``             ``Ridge``'s, ``alpha`` by leave-one-out (one SVD) or K-fold
-======================  ====================================================================
+========================  ====================================================================
+estimator                 objective (:math:`s` the sample weights, :math:`S = \sum_i s_i`)
+========================  ====================================================================
+``Lasso``                 :math:`\frac{1}{2S}\sum_i s_i r_i^2 + \alpha\|w\|_1`
+``ElasticNet``            :math:`\frac{1}{2S}\sum_i s_i r_i^2 + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|_2^2`
+``Ridge``                 :math:`\sum_i s_i r_i^2 + \alpha\|w\|_2^2`
+``QuantileRegressor``     :math:`\frac1S\sum_i s_i \rho_\tau(r_i) + \alpha\|w\|_1`
+``HuberRegressor``        :math:`\sum_i s_i\,\sigma\big(1 + H_\epsilon(r_i/\sigma)\big) + \alpha\|w\|_2^2` over :math:`(w, b, \sigma > 0)`
+``LogisticRegression``    :math:`C\sum_i s_i \ell(y_i, x_i^\top W + b) + \frac{1-\rho}{2}\|W\|_F^2 + \rho\|W\|_1`
+``LassoCV``               ``Lasso``'s, ``alpha`` by K-fold cross-validation
+``ElasticNetCV``          ``ElasticNet``'s, ``alpha`` (and ``l1_ratio``) by K-fold cross-validation
+``RidgeCV``               ``Ridge``'s, ``alpha`` by leave-one-out (one SVD) or K-fold
+``LogisticRegressionCV``  ``LogisticRegression``'s, ``C`` (and ``l1_ratio``) by stratified K-fold
+========================  ====================================================================
 
 with :math:`r_i = y_i - x_i^\top w - b`. The conversions to
 :func:`jaxreg.solve`'s objective :math:`\frac1n\sum_i s_i\ell + P(w)` (weights
@@ -35,7 +36,8 @@ float64 input is fitted in float64, whatever ``jax_enable_x64`` says: every
 JAX call runs inside the scoped context :func:`jax.enable_x64`, which leaves
 the global setting as it was (importing this module changes nothing either).
 float32 input is fitted in float32 by ``Lasso``, ``ElasticNet``, ``Ridge``,
-``LogisticRegression`` and the CV estimators of the first two (the solvers
+``LogisticRegression``, ``LassoCV``, ``ElasticNetCV`` and
+``LogisticRegressionCV`` (the solvers
 keep the dtype of ``X``; relative duality gaps of about ``1e-5`` are
 reachable, so keep ``tol >= 1e-5``); ``QuantileRegressor``,
 ``HuberRegressor`` and ``RidgeCV`` always compute in float64, as does every
@@ -71,7 +73,9 @@ reached duality gap and the threshold.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import inspect
 import numbers
 import warnings
 
@@ -80,7 +84,7 @@ import numpy as np
 from sklearn import linear_model as _sk
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring, r2_score
+from sklearn.metrics import check_scoring, get_scorer, make_scorer, r2_score
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils import check_scalar
@@ -102,6 +106,7 @@ __all__ = [
     "LassoCV",
     "ElasticNetCV",
     "RidgeCV",
+    "LogisticRegressionCV",
 ]
 
 _FLOATS = [np.float64, np.float32]
@@ -219,8 +224,6 @@ def _cd_options():
     that round-off decides differently for the two forms of the same problem
     (on ill-conditioned data the two answers then differ by the tolerance).
     """
-    import inspect
-
     from jaxreg.solvers import cd
 
     parameters = inspect.signature(cd.coordinate_descent).parameters
@@ -1216,18 +1219,84 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+_LOGISTIC_INNER_MAX_ITER = 1000     # epochs of each weighted least-squares solve
+
+
+def _common_shift(W, l1_ratio):
+    r"""The best common shift of the classes, per row of ``W`` (n_features, K).
+
+    .. math:: c = \arg\min_c \sum_k \rho|w_k - c| + \frac{1-\rho}{2}(w_k - c)^2
+
+    Adding the same vector to every class's coefficients leaves the softmax,
+    hence the multinomial loss, unchanged; this is the best such move for the
+    penalty (the mean for :math:`\rho = 0`, a median for :math:`\rho = 1`). The
+    function of :math:`c` is convex and piecewise quadratic, with breakpoints
+    at the :math:`w_k`: its minimum is at a breakpoint or at the stationary
+    point of one of the K + 1 pieces, all of which are tried.
+    """
+    if l1_ratio == 0:
+        return W.mean(axis=1)
+    K = W.shape[1]
+    ordered = np.sort(W, axis=1)
+    candidates = [ordered]
+    if l1_ratio < 1:
+        total = W.sum(axis=1)
+        for below in range(K + 1):          # the piece with `below` of the w_k under c
+            c = (total - l1_ratio * (2 * below - K) / (1.0 - l1_ratio)) / K
+            low = ordered[:, below - 1] if below > 0 else -np.inf
+            high = ordered[:, below] if below < K else np.inf
+            candidates.append(np.clip(c, low, high)[:, None])
+    candidates = np.concatenate(candidates, axis=1)            # (n_features, n_candidates)
+    d = W[:, None, :] - candidates[:, :, None]
+    value = l1_ratio * np.abs(d).sum(-1) + 0.5 * (1.0 - l1_ratio) * (d**2).sum(-1)
+    return candidates[np.arange(W.shape[0]), np.argmin(value, axis=1)]
+
+
 class _LogisticProblem:
-    r"""The logistic objective in jaxreg's units, for the Newton sweeps (NumPy).
+    r"""The logistic objective in jaxreg's units on one training set, and its proximal Newton fit.
 
     :math:`f(W, b) = \frac1S\sum_i s_i \ell(y_i, x_i^\top W + b) +
-    \alpha\big(\rho\|W\|_1 + \frac{1-\rho}{2}\|W\|_F^2\big)`, ``onehot`` the
-    targets as 0/1 columns (one column for two classes).
+    \alpha\big(\rho\|W\|_1 + \frac{1-\rho}{2}\|W\|_F^2\big)`, which is
+    scikit-learn's objective divided by :math:`CS` when
+    :math:`\alpha = 1/(CS)` (:meth:`at`). The targets are kept as 0/1 columns
+    (``onehot``; one column for two classes) and in the form of jaxreg's loss
+    (``target``: :math:`\pm1` or ``0..K-1``). With an intercept, ``X`` is
+    centred by its weighted column means (``mean``): an exact change of
+    variables, :math:`b' = b + \bar x_s^\top W`, that speeds up the solves.
+    ``W`` (n_features, n_columns) and ``b`` (n_columns,) below are in the
+    centred variables; :meth:`coef_intercept` maps them back. Everything but
+    the compiled :func:`jaxreg.solve` and certificate calls is NumPy.
     """
 
-    def __init__(self, X, onehot, s, alpha, l1_ratio, binary):
-        self.X, self.onehot, self.s = X, onehot, s
-        self.alpha, self.l1_ratio, self.binary = alpha, l1_ratio, binary
-        self.total = float(s.sum())
+    def __init__(self, X, index, s, n_classes, *, fit_intercept):
+        dtype = X.dtype
+        self.s, self.total = s, float(s.sum())
+        self.binary = n_classes == 2
+        self.fit_intercept = bool(fit_intercept)
+        if self.binary:
+            self.target = np.where(index == 1, 1.0, -1.0).astype(dtype)
+            self.loss = _losses.LogisticLoss()
+            self.onehot = (index == 1).astype(dtype)[:, None]
+        else:
+            self.target = index.astype(np.int32)
+            self.loss = _losses.MultinomialLoss(n_classes=n_classes)
+            self.onehot = np.eye(n_classes, dtype=dtype)[index]
+        self.mean = ((s @ X / self.total).astype(dtype) if self.fit_intercept
+                     else np.zeros(X.shape[1], dtype))
+        self.X = X - self.mean
+        self.alpha, self.l1_ratio = 0.0, 0.0
+
+    def at(self, C, l1_ratio):
+        """The same data with scikit-learn's ``C`` (``inf``: no penalty) and ``l1_ratio``."""
+        problem = copy.copy(self)
+        # Python floats: weakly typed in JAX, so float32 problems stay float32.
+        problem.alpha = 0.0 if C == np.inf else 1.0 / (float(C) * self.total)
+        problem.l1_ratio = float(l1_ratio)
+        return problem
+
+    @property
+    def columns(self):
+        return self.onehot.shape[1]
 
     def scores(self, W, b):
         return self.X @ W + b
@@ -1259,11 +1328,151 @@ class _LogisticProblem:
         logs = np.log(frequency)
         return logs - logs.mean()
 
-    def null_objective(self, fit_intercept):
+    def null_objective(self):
         """:math:`P_{\text{null}}`, the objective of the best constant model (w = 0)."""
-        columns = self.onehot.shape[1]
-        b = self.null_intercept() if fit_intercept else np.zeros(columns)
-        return self.objective(np.zeros((self.X.shape[1], columns)), b)
+        b = self.null_intercept() if self.fit_intercept else np.zeros(self.columns)
+        return self.objective(np.zeros((self.X.shape[1], self.columns)), b)
+
+    def start(self, coef=None, intercept=None):
+        """``(W, b)`` from scikit-learn's ``coef_`` and ``intercept_``, or the null model."""
+        dtype = self.X.dtype
+        if coef is not None:
+            W = np.array(coef, dtype).T
+            b = (np.asarray(intercept, dtype) + self.mean @ W if self.fit_intercept
+                 else np.zeros(self.columns, dtype))
+            return W, b
+        W = np.zeros((self.X.shape[1], self.columns), dtype)
+        if not self.fit_intercept:
+            return W, np.zeros(self.columns, dtype)
+        return W, self.null_intercept().astype(dtype)
+
+    def coef_intercept(self, W, b):
+        """scikit-learn's ``coef_`` (n_columns, n_features) and ``intercept_`` (n_columns,)."""
+        if not self.fit_intercept:
+            b = np.zeros_like(b)
+        else:
+            b = b - self.mean @ W
+            if not self.binary:
+                b = b - b.mean()       # the softmax does not see a common shift
+        return W.T.copy(), b.astype(self.X.dtype)
+
+    def certify(self, W, b):
+        """``(dual_gap, P_null)`` of jaxreg's problem (compiled)."""
+        penalty = (None if self.alpha == 0 else
+                   _penalties.ElasticNetPenalty(self.alpha, self.l1_ratio))
+        return _certificate(self.X, self.target, self.loss, penalty,
+                            W[:, 0] if self.binary else W, b[0] if self.binary else b,
+                            sample_weight=self.s, fit_intercept=self.fit_intercept,
+                            fill=1.0 if self.binary else 0)
+
+    def fit(self, W, b, *, tol, max_iter):
+        r"""Proximal Newton iterations from ``(W, b)``, until the gap is at most ``tol`` P_null.
+
+        Returns ``(W, b, n_iter, gap, P_null)``; the caller warns when
+        ``gap > tol * P_null``.
+        """
+        objective = self.objective(W, b)
+        gap, scale = self.certify(W, b)
+        n_iter = 0
+        while gap > tol * scale and n_iter < max_iter:
+            # One (block) proximal Newton sweep: per class, a weighted
+            # least-squares model solved by jaxreg (coordinate descent), then a
+            # backtracking line search on the objective; stop on the duality gap.
+            for k in range(self.columns):
+                W, b, objective = self.newton_step(W, b, k, objective, tol=tol)
+            if not self.binary and self.alpha > 0:
+                # The class sweeps hardly move along the direction that shifts
+                # every class by the same vector (only the penalty curves it):
+                # take the exact step there (the loss does not change).
+                shifted = W - _common_shift(W, self.l1_ratio)[:, None]
+                if self.penalty(shifted) < self.penalty(W):
+                    W, objective = shifted, self.objective(shifted, b)
+            n_iter += 1
+            gap, scale = self.certify(W, b)
+        return W, b, n_iter, gap, scale
+
+    def newton_step(self, W, b, k, objective, *, tol):
+        r"""Proximal Newton step in the coefficients of column ``k`` (one class).
+
+        The second-order model of the loss in :math:`(w_k, b_k)` is the
+        weighted least-squares problem
+        :math:`\frac1S\sum_i \frac{h_i}{2}(t_i - x_i^\top w_k - b_k)^2`, with
+        :math:`h_i = s_i p_{ik}(1 - p_{ik})` and the working response
+        :math:`t_i = z_{ik} + (y_{ik} - p_{ik})/(p_{ik}(1 - p_{ik}))` (IRLS;
+        glmnet's inner problem); with the penalty it is ``jaxreg.solve`` with
+        :class:`~jaxreg.losses.SquaredLoss`, weights :math:`h` and
+        ``ElasticNetPenalty(alpha * S / sum(h), l1_ratio)``. The step is then
+        halved until the objective decreases enough (Armijo).
+        """
+        Z = self.scores(W, b)
+        p = self.probabilities(Z)[:, k]
+        variance = np.maximum(p * (1.0 - p), 1e-10)
+        h = self.s * variance
+        working = Z[:, k] + (self.onehot[:, k] - p) / variance
+        dtype = self.X.dtype
+        floor = 1e-14 if dtype == np.float64 else 2e-6
+        inner_tol = max(min(1e-3 * float(tol), 1e-7), floor)
+        if self.alpha > 0:
+            penalty = _penalties.ElasticNetPenalty(self.alpha * self.total / float(h.sum()),
+                                                   self.l1_ratio)
+            options = dict(solver="cd", max_iter=_LOGISTIC_INNER_MAX_ITER, **_cd_options())
+        else:
+            penalty, options = None, dict(solver="ridge")
+        solution = _solve_quietly(
+            self.X, working.astype(dtype), _losses.SquaredLoss(), penalty,
+            sample_weight=h.astype(dtype), fit_intercept=self.fit_intercept,
+            init=W[:, k], tol=inner_tol, **options)
+        step_w = np.asarray(solution.coef, dtype) - W[:, k]
+        step_b = float(solution.intercept) - b[k] if self.fit_intercept else 0.0
+        residual = self.s * (p - self.onehot[:, k]) / self.total
+        decrease = (self.X.T @ residual) @ step_w + residual.sum() * step_b
+        penalty_now = self.penalty(W[:, k])
+        t = 1.0
+        for _ in range(40):
+            W_new, b_new = W.copy(), b.copy()
+            W_new[:, k] += t * step_w
+            b_new[k] += t * step_b
+            expected = t * decrease + self.penalty(W_new[:, k]) - penalty_now
+            candidate = self.objective(W_new, b_new)
+            # Armijo, with room for the round-off of the objective itself: near
+            # the optimum the decrease falls below it while the step (and the
+            # duality gap, a first-order measure) still improves.
+            if candidate <= objective + 1e-4 * expected + 8 * _EPS * abs(objective):
+                return W_new, b_new, candidate
+            t *= 0.5
+        return W, b, objective
+
+
+def _validate_classifier(estimator, X, y, sample_weight):
+    """scikit-learn's validation for the logistic classifiers; sets ``classes_``.
+
+    Returns ``X, y, index, s``: ``index`` the position of each label in
+    ``classes_``, ``s`` the validated sample weights (ones when None).
+    """
+    X, y = validate_data(estimator, X, y, dtype=_FLOATS, accept_sparse=False)
+    check_classification_targets(y)
+    estimator.classes_ = classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError("This solver needs samples of at least 2 classes in the data, "
+                         f"but the data contains only one class: {classes[0]!r}")
+    s = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    return X, y, np.searchsorted(classes, y), s
+
+
+def _class_weighted(estimator, y, index, s):
+    """The sample weights times ``class_weight`` (``"balanced"``: from the weighted class totals).
+
+    As scikit-learn's ``compute_class_weight(..., sample_weight=s)``; refuses
+    data whose positive weights are all in one class.
+    """
+    if estimator.class_weight is not None:
+        weights = compute_class_weight(estimator.class_weight, classes=estimator.classes_, y=y,
+                                       sample_weight=s)
+        s = s * weights[index].astype(s.dtype)
+    if np.unique(index[s > 0]).size < 2:
+        raise ValueError(f"{type(estimator).__name__} needs samples of at least 2 classes with "
+                         "a positive weight; the weighted data contain only one class.")
+    return s
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -1294,7 +1503,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     jaxreg's duality gap (:func:`jaxreg.solvers.duality_gap`, compiled) is at
     most ``tol`` times :math:`P_{\text{null}}`. Two classes converge
     quadratically (a handful of iterations, as scikit-learn's
-    ``newton-cholesky``), several classes linearly (block sweeps).
+    ``newton-cholesky``), several classes linearly (block sweeps; after each
+    sweep the coefficients take the exact step along the direction that
+    adds one vector to every class, which the softmax does not see and the
+    sweeps hardly move along; at weak regularization, large ``C``, the
+    sweeps still need many iterations).
 
     Parameters
     ----------
@@ -1316,7 +1529,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Accepted for compatibility (liblinear only); the intercept is never
         penalized here.
     class_weight : dict, "balanced" or None, default=None
-        Multiplies the sample weights, as in scikit-learn.
+        Multiplies the sample weights, as in scikit-learn (``"balanced"``
+        from the class totals of ``sample_weight``).
     random_state : int, RandomState instance or None, default=None
         Accepted for compatibility (the fit is deterministic).
     solver : str, default="lbfgs"
@@ -1350,7 +1564,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     softmax does not change); they are returned with zero sum, as
     scikit-learn's solvers leave them. The solves see ``X`` centred by its
     weighted column means when ``fit_intercept`` (an exact change of
-    variables). ``LogisticRegressionCV`` is not provided.
+    variables). :class:`LogisticRegressionCV` chooses ``C`` (and
+    ``l1_ratio``) by cross-validation.
 
     Examples
     --------
@@ -1363,7 +1578,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = dict(_sk.LogisticRegression._parameter_constraints)
-    _INNER_MAX_ITER = 1000     # epochs of each weighted least-squares solve
 
     def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
                  fit_intercept=True, intercept_scaling=1, class_weight=None, random_state=None,
@@ -1429,143 +1643,30 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. "
                           f"You provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
                           FutureWarning)
-        X, y = validate_data(self, X, y, dtype=_FLOATS, accept_sparse=False)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError("This solver needs samples of at least 2 classes in the data, "
-                             f"but the data contains only one class: {self.classes_[0]!r}")
-        index = np.searchsorted(self.classes_, y)
-        s = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-        if self.class_weight is not None:
-            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            s = s * weights[index].astype(X.dtype)
-        if np.unique(index[s > 0]).size < 2:
-            raise ValueError("LogisticRegression needs samples of at least 2 classes with a "
-                             "positive weight; the weighted data contain only one class.")
-        total = float(s.sum())
-        n_features = X.shape[1]
-        binary = n_classes == 2
-        columns = 1 if binary else n_classes
-        if binary:
-            target = np.where(index == 1, 1.0, -1.0).astype(X.dtype)
-            loss = _losses.LogisticLoss()
-            onehot = (index == 1).astype(X.dtype)[:, None]
-        else:
-            target = index.astype(np.int32)
-            loss = _losses.MultinomialLoss(n_classes=n_classes)
-            onehot = np.eye(n_classes, dtype=X.dtype)[index]
-        alpha = 0.0 if kind is None else 1.0 / (C * total)
+        X, y, index, s = _validate_classifier(self, X, y, sample_weight)
+        s = _class_weighted(self, y, index, s)
+        problem = _LogisticProblem(X, index, s, len(self.classes_),
+                                   fit_intercept=self.fit_intercept)
         # One penalty type for every l1_ratio: one compiled program.
-        penalty = None if kind is None else _penalties.ElasticNetPenalty(alpha, l1_ratio)
-        # With an intercept the solvers see the weighted-centred X (b' = b + mean.W,
-        # an exact change of variables): un-centred columns slow them down.
-        mean = ((s @ X / total).astype(X.dtype) if self.fit_intercept
-                else np.zeros(n_features, X.dtype))
-        Xc = X - mean
-        problem = _LogisticProblem(Xc, onehot, s, alpha, l1_ratio, binary)
-        W, b = self._starting_point(problem, columns, mean, X.dtype)
-        objective = problem.objective(W, b)
+        problem = problem.at(np.inf if kind is None else C, l1_ratio)
+        coef = getattr(self, "coef_", None)
+        if self.warm_start and coef is not None and np.shape(coef) == (problem.columns,
+                                                                        X.shape[1]):
+            W, b = problem.start(coef, self.intercept_)
+        else:
+            W, b = problem.start()
         tol = float(self.tol)
-
-        def certify(W, b):
-            return _certificate(Xc, target, loss, penalty, W[:, 0] if binary else W,
-                                b[0] if binary else b, sample_weight=s,
-                                fit_intercept=self.fit_intercept, fill=1.0 if binary else 0)
-
-        gap, scale = certify(W, b)
-        n_iter = 0
-        while gap > tol * scale and n_iter < self.max_iter:
-            # One (block) proximal Newton sweep: per class, a weighted
-            # least-squares model solved by jaxreg (coordinate descent), then a
-            # backtracking line search on the objective; stop on the duality gap.
-            for k in range(columns):
-                W, b, objective = self._newton_step(problem, W, b, k, objective)
-            n_iter += 1
-            gap, scale = certify(W, b)
+        W, b, n_iter, gap, scale = problem.fit(W, b, tol=tol, max_iter=self.max_iter)
         if gap > tol * scale:
             warnings.warn(
                 f"LogisticRegression did not converge in {n_iter} Newton iterations: duality "
                 f"gap {gap:.3e} > tol {tol:.1e} x P_null = {tol * scale:.3e} (P_null the "
                 "objective of the best intercept-only model). Increase max_iter, "
                 "standardise X, or decrease C.", ConvergenceWarning, stacklevel=2)
-        if not self.fit_intercept:
-            b = np.zeros_like(b)
-        else:
-            b = b - mean @ W
-            if not binary:
-                b = b - b.mean()
-        self.coef_ = W.T.copy()
-        self.intercept_ = b.astype(X.dtype)
+        self.coef_, self.intercept_ = problem.coef_intercept(W, b)
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         self.dual_gap_ = gap
         return self
-
-    def _starting_point(self, problem, columns, mean, dtype):
-        """``(W, b)`` of the centred problem: the previous fit, or the null model."""
-        n_features = mean.shape[0]
-        coef = getattr(self, "coef_", None)
-        if self.warm_start and coef is not None and np.shape(coef) == (columns, n_features):
-            W = np.array(coef, dtype).T
-            b = np.asarray(self.intercept_, dtype) + mean @ W if self.fit_intercept \
-                else np.zeros(columns, dtype)
-            return W, b
-        W = np.zeros((n_features, columns), dtype)
-        if not self.fit_intercept:
-            return W, np.zeros(columns, dtype)
-        return W, problem.null_intercept().astype(dtype)
-
-    def _newton_step(self, problem, W, b, k, objective):
-        r"""Proximal Newton step in the coefficients of column ``k`` (one class).
-
-        The second-order model of the loss in :math:`(w_k, b_k)` is the
-        weighted least-squares problem
-        :math:`\frac1S\sum_i \frac{h_i}{2}(t_i - x_i^\top w_k - b_k)^2`, with
-        :math:`h_i = s_i p_{ik}(1 - p_{ik})` and the working response
-        :math:`t_i = z_{ik} + (y_{ik} - p_{ik})/(p_{ik}(1 - p_{ik}))` (IRLS;
-        glmnet's inner problem); with the penalty it is ``jaxreg.solve`` with
-        :class:`~jaxreg.losses.SquaredLoss`, weights :math:`h` and
-        ``ElasticNetPenalty(alpha * S / sum(h), l1_ratio)``. The step is then
-        halved until the objective decreases enough (Armijo).
-        """
-        Z = problem.scores(W, b)
-        p = problem.probabilities(Z)[:, k]
-        variance = np.maximum(p * (1.0 - p), 1e-10)
-        h = problem.s * variance
-        working = Z[:, k] + (problem.onehot[:, k] - p) / variance
-        dtype = problem.X.dtype
-        floor = 1e-14 if dtype == np.float64 else 2e-6
-        inner_tol = max(min(1e-3 * float(self.tol), 1e-7), floor)
-        if problem.alpha > 0:
-            penalty = _penalties.ElasticNetPenalty(problem.alpha * problem.total / float(h.sum()),
-                                                   problem.l1_ratio)
-            options = dict(solver="cd", max_iter=self._INNER_MAX_ITER, **_cd_options())
-        else:
-            penalty, options = None, dict(solver="ridge")
-        solution = _solve_quietly(
-            problem.X, working.astype(dtype), _losses.SquaredLoss(), penalty,
-            sample_weight=h.astype(dtype), fit_intercept=self.fit_intercept,
-            init=W[:, k], tol=inner_tol, **options)
-        step_w = np.asarray(solution.coef, dtype) - W[:, k]
-        step_b = float(solution.intercept) - b[k] if self.fit_intercept else 0.0
-        residual = problem.s * (p - problem.onehot[:, k]) / problem.total
-        decrease = (problem.X.T @ residual) @ step_w + residual.sum() * step_b
-        penalty_now = problem.penalty(W[:, k])
-        t = 1.0
-        for _ in range(40):
-            W_new, b_new = W.copy(), b.copy()
-            W_new[:, k] += t * step_w
-            b_new[k] += t * step_b
-            expected = t * decrease + problem.penalty(W_new[:, k]) - penalty_now
-            candidate = problem.objective(W_new, b_new)
-            # Armijo, with room for the round-off of the objective itself: near
-            # the optimum the decrease falls below it while the step (and the
-            # duality gap, a first-order measure) still improves.
-            if candidate <= objective + 1e-4 * expected + 8 * _EPS * abs(objective):
-                return W_new, b_new, candidate
-            t *= 0.5
-        return W, b, objective
 
     def decision_function(self, X):
         """Confidence scores :math:`X W^\\top + b`.
@@ -2232,3 +2333,441 @@ class RidgeCV(_PathPredictor):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# --------------------------------------------------------------------------
+# Logistic regression with C chosen by cross-validation
+# --------------------------------------------------------------------------
+
+
+def _fold_scorer(scoring, classes):
+    """``score(model, X, y, sample_weight)`` of a point of a fold path, as scikit-learn's.
+
+    ``None`` is the (weighted) accuracy, ``model.score``. Scorers whose metric
+    takes ``labels`` (``neg_log_loss``, ``neg_brier_score``, ...) get all the
+    classes (a test fold may miss some), and ``pos_label=classes[-1]`` for two
+    classes, as scikit-learn's ``_log_reg_scoring_path`` rebuilds them.
+    """
+    if scoring is None:
+        return lambda model, X, y, sw: model.score(X, y, sample_weight=sw)
+    scorer = get_scorer(scoring)
+    parameters = (inspect.signature(scorer._score_func).parameters
+                  if hasattr(scorer, "_score_func") else {})
+    if "labels" in parameters:
+        extra = ({"pos_label": classes[-1]} if len(classes) <= 2 and "pos_label" in parameters
+                 else {})
+        scorer = make_scorer(scorer._score_func, greater_is_better=scorer._sign == 1,
+                             response_method=scorer._response_method, labels=classes, **extra,
+                             **getattr(scorer, "_kwargs", {}))
+
+    def score(model, X, y, sw):
+        return scorer(model, X, y, **({} if sw is None else {"sample_weight": sw}))
+
+    return score
+
+
+class LogisticRegressionCV(LogisticRegression):
+    r"""Logistic regression with ``C`` (and ``l1_ratio``) chosen by cross-validation.
+
+    scikit-learn 1.9's ``LogisticRegressionCV``: for every ``l1_ratio``
+    :math:`\rho` of ``l1_ratios``, every fold and every ``C`` of ``Cs``, the
+    :class:`LogisticRegression` objective
+
+    .. math::
+        C\sum_{i \in \text{train}} s_i\,\ell(y_i, x_i^\top W + b)
+        + \frac{1-\rho}{2}\|W\|_F^2 + \rho\|W\|_1
+
+    (:math:`s` the sample weights times ``class_weight``, :math:`\ell` the
+    binary logistic loss or the multinomial cross-entropy) is minimised on the
+    training rows of the fold, warm-started along ``Cs`` in the order given
+    (scikit-learn's path), and scored by ``scoring`` on its test rows. With
+    ``refit=True``, ``C_`` and ``l1_ratio_`` maximise the score summed over
+    folds (the first maximum, ``Cs`` before ``l1_ratios``), and ``coef_`` is
+    the fit on all the data there, started from the mean of the fold
+    solutions; with ``refit=False``, each fold's best point is taken and
+    ``coef_``, ``C_``, ``l1_ratio_`` are their averages over folds.
+
+    Every fit is :class:`LogisticRegression`'s proximal Newton method (its
+    steps are :func:`jaxreg.solve` calls, on ``ElasticNetPenalty(1 / (C
+    S_train), rho)`` in jaxreg's units) and stops on jaxreg's duality gap, so
+    every point of every path is certified to ``tol``.
+
+    Parameters
+    ----------
+    Cs : int or array-like of shape (n_cs,), default=10
+        The grid of ``C`` (each in :math:`(0, \infty]`; ``inf`` is no
+        penalty), or an int ``n``: ``np.logspace(-4, 4, n)``, as scikit-learn.
+    l1_ratios : array-like of shape (n_l1_ratios,), default="warn"
+        Values of :math:`\rho \in [0, 1]`, all searched. The default (and
+        ``None``) is scikit-learn 1.9's deprecated ``None``: the L2 penalty,
+        with a FutureWarning; pass e.g. ``l1_ratios=(0,)``.
+    fit_intercept : bool, default=True
+    cv : int, cross-validation generator or iterable, default=None
+        As scikit-learn: ``None`` is 5-fold and an int ``K`` is ``K``-fold
+        ``StratifiedKFold`` (not shuffled); or any splitter, or an iterable
+        of ``(train, test)`` index arrays.
+    dual : bool, default=False
+        Accepted for compatibility (liblinear's dual form); unused.
+    penalty : {"l1", "l2", "elasticnet"}, default="deprecated"
+        Deprecated in scikit-learn 1.8, as here (FutureWarning): ``"l2"``
+        fits :math:`\rho = 0` and ``"l1"`` :math:`\rho = 1` whatever
+        ``l1_ratios`` says (which then only sets how many times); the default
+        infers it from ``l1_ratios``.
+    scoring : str, callable or None, default="warn"
+        A scorer name or ``scorer(estimator, X, y)``; ``None`` is the
+        accuracy. The default is ``None`` with scikit-learn 1.9's
+        FutureWarning (its default becomes ``"neg_log_loss"`` in 1.11).
+        Sample weights (without ``class_weight``) weigh the scores.
+    solver : str, default="lbfgs"
+        Accepted for compatibility (any of scikit-learn's names); every
+        penalty is fitted by the proximal Newton method above.
+    tol : float, default=1e-4
+        Each fit stops when its duality gap is at most ``tol`` times the
+        objective of the best intercept-only model on its training rows (both
+        divided by :math:`C S`), as :class:`LogisticRegression`.
+    max_iter : int, default=100
+        Maximal number of Newton iterations of each fit.
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies the sample weights; ``"balanced"`` is computed once, from
+        the weighted class totals of all the data, as scikit-learn.
+    n_jobs : int, default=None
+        Accepted for compatibility (the folds run one after the other).
+    verbose : int, default=0
+        Accepted for compatibility.
+    refit : bool, default=True
+    intercept_scaling : float, default=1.0
+        Accepted for compatibility (liblinear only).
+    random_state : int, RandomState instance or None, default=None
+        Accepted for compatibility (the fits are deterministic; it never
+        shuffles the folds, as in scikit-learn).
+    use_legacy_attributes : bool, default="warn"
+        scikit-learn 1.9's switch of the attribute layout (below); the
+        default is ``True`` with its FutureWarning.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    Cs_ : ndarray of shape (n_cs,)
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+        As given (``[None]`` for ``l1_ratios=None``).
+    coefs_paths_ : ndarray or dict
+        ``use_legacy_attributes=False``: shape (n_folds, n_l1_ratios, n_cs,
+        n_columns, n_dof), ``n_columns`` 1 for two classes, ``n_dof =
+        n_features + fit_intercept`` (the intercept last). Legacy: a dict from
+        each class (only ``classes_[1]`` for two) to an array of shape
+        (n_folds, n_cs, n_l1_ratios, n_dof), or (n_folds, n_cs, n_dof)
+        for ``l1_ratios=None``.
+    scores_ : ndarray of shape (n_folds, n_l1_ratios, n_cs) or dict
+        Legacy: the same dict keys, each (n_folds, n_cs, n_l1_ratios) (or
+        (n_folds, n_cs)), the same scores for every class.
+    C_ : float or ndarray of shape (1,) or (n_classes,)
+        Legacy: repeated per class (one entry for two classes).
+    l1_ratio_ : float or ndarray of shape (1,) or (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_cs), int32
+        Newton iterations of every fold fit (legacy: (1, n_folds, n_cs,
+        n_l1_ratios) or (1, n_folds, n_cs)); the refit is not counted.
+    dual_gap_ : float
+        ``refit=True`` only: the duality gap of the refit, as
+        :class:`LogisticRegression`'s.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Notes
+    -----
+    Conventions are :class:`LogisticRegression`'s: two classes have one
+    coefficient vector (``classes_[1]`` positive), multinomial intercepts sum
+    to zero, and float32 input is fitted in float32. The fits of all folds,
+    ``C`` and ``l1_ratio`` share :class:`LogisticRegression`'s compiled
+    programs (problems are padded to bucketed shapes), so a new grid or new
+    folds compile nothing. Non-converged fits are counted in one
+    ``ConvergenceWarning``; at weak regularization (``C`` of 1e3 and more on
+    unscaled or nearly separable data) several classes need many Newton
+    iterations (two classes converge quadratically). A fold whose training
+    rows miss a class (possible with a custom ``cv``) has no minimiser (that
+    class's intercept tends to :math:`-\infty`) and warns.
+
+    Differences from scikit-learn 1.9.1, where it errs: non-positive or NaN
+    ``Cs`` and NaN ``l1_ratios`` are refused (scikit-learn fits them);
+    ``refit=False`` with several ``l1_ratios`` given as a list works (it
+    raises a TypeError there) and reports ``l1_ratio_ = 1.0`` for
+    ``l1_ratios=(1,)`` (scikit-learn reports 0.0); the ``l1_ratios`` error
+    shows a tuple whole. Metadata routing is not supported (``fit``
+    refuses extra arguments).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jaxreg.estimators import LogisticRegressionCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.standard_normal(60) > 0).astype(int)
+    >>> model = LogisticRegressionCV(Cs=4, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+    ...                              use_legacy_attributes=False).fit(X, y)
+    >>> model.Cs_.shape, model.scores_.shape, model.coefs_paths_.shape
+    ((4,), (3, 1, 4), (3, 1, 4, 1, 4))
+    >>> round(model.C_, 2), model.coef_.shape, float((model.predict(X) == y).mean())
+    (21.54, (1, 3), 0.9)
+    """
+
+    _parameter_constraints = dict(_sk.LogisticRegressionCV._parameter_constraints)
+
+    def __init__(self, *, Cs=10, l1_ratios="warn", fit_intercept=True, cv=None, dual=False,
+                 penalty="deprecated", scoring="warn", solver="lbfgs", tol=1e-4, max_iter=100,
+                 class_weight=None, n_jobs=None, verbose=0, refit=True, intercept_scaling=1.0,
+                 random_state=None, use_legacy_attributes="warn"):
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.dual = dual
+        self.penalty = penalty
+        self.scoring = scoring
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.refit = refit
+        self.intercept_scaling = intercept_scaling
+        self.random_state = random_state
+        self.use_legacy_attributes = use_legacy_attributes
+
+    def _resolve_penalty(self):
+        """scikit-learn 1.9's rules: ``(l1_ratios, penalty, rhos)``.
+
+        ``l1_ratios`` as given (``None`` for the deprecated default), the
+        penalty's name, and the :math:`\\rho` fitted for each entry.
+        """
+        l1_ratios = self.l1_ratios
+        if isinstance(l1_ratios, str) and l1_ratios == "warn":
+            l1_ratios = None
+            warnings.warn(
+                "The default value for l1_ratios will change from None to (0.0,) in version "
+                "1.10. From version 1.10 onwards, only array-like with values in [0, 1] will "
+                "be allowed, None will be forbidden. To avoid this warning, explicitly set a "
+                "value, e.g. l1_ratios=(0,).", FutureWarning)
+        if self.penalty == "deprecated":
+            if self.l1_ratios is None:
+                warnings.warn("'l1_ratios=None' was deprecated in version 1.8 and will trigger "
+                              "an error in 1.10. Use an array-like with values in [0, 1] "
+                              "instead.", FutureWarning)
+            if l1_ratios is None or np.all(np.asarray(l1_ratios) == 0):
+                penalty = "l2"
+            elif np.all(np.asarray(l1_ratios) == 1):
+                penalty = "l1"
+            else:
+                penalty = "elasticnet"
+        else:
+            penalty = self.penalty
+            warnings.warn(
+                "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To avoid "
+                "this warning, leave 'penalty' set to its default value and use 'l1_ratios' "
+                "and 'Cs' instead. Use l1_ratios=(0,) instead of penalty='l2', "
+                "l1_ratios=(1,) instead of penalty='l1', l1_ratios set to floats between 0 "
+                "and 1 instead of penalty='elasticnet', and Cs=(np.inf,) instead of "
+                "penalty=None.", FutureWarning)
+        invalid = l1_ratios is not None and len(l1_ratios) == 0
+        if penalty == "elasticnet":
+            invalid = invalid or l1_ratios is None or any(
+                not isinstance(rho, numbers.Real) or not 0 <= rho <= 1 for rho in l1_ratios)
+        if invalid:
+            raise ValueError("l1_ratios must be an array-like of numbers between 0 and 1; "
+                             f"got (l1_ratios={l1_ratios!r})")
+        if penalty == "elasticnet":
+            return l1_ratios, penalty, [float(rho) for rho in l1_ratios]
+        if l1_ratios is not None and self.penalty != "deprecated":
+            warnings.warn("l1_ratios parameter is only used when penalty is 'elasticnet'. "
+                          f"Got (penalty={penalty})")
+        rho = 1.0 if penalty == "l1" else 0.0
+        return l1_ratios, penalty, [rho] * (1 if l1_ratios is None else len(l1_ratios))
+
+    def _grid(self):
+        """``Cs_``: scikit-learn's ``np.logspace(-4, 4, Cs)`` or the values given, checked."""
+        if isinstance(self.Cs, numbers.Integral):
+            return np.logspace(-4, 4, self.Cs)
+        Cs = np.asarray(self.Cs, dtype=np.float64)
+        if Cs.ndim != 1 or Cs.size == 0:
+            raise ValueError(f"Cs must be an int or a non-empty 1-D array-like; got {self.Cs!r}.")
+        for index, C in enumerate(Cs):
+            if not C > 0:      # also NaN
+                raise ValueError(f"Cs[{index}] == {C}, must be > 0.0.")
+        return Cs
+
+    def _get_scorer(self):
+        """The scorer of :meth:`score`: ``scoring``, or the accuracy."""
+        return get_scorer("accuracy" if self.scoring in ("warn", None) else self.scoring)
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit the path of every fold and ``l1_ratio``, choose ``C_``, refit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable, sortable values).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative raw weights (multiplied by ``class_weight`` in the
+            fits; as they are in the scores).
+        **params
+            Not supported (scikit-learn's metadata routing); must be empty.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        if params:
+            raise ValueError(f"LogisticRegressionCV.fit got unexpected arguments {sorted(params)} "
+                             "(metadata routing is not supported).")
+        l1_ratios, penalty, rhos = self._resolve_penalty()
+        if self.scoring == "warn":
+            warnings.warn(
+                "The default value of the parameter 'scoring' will change from None, i.e. "
+                "accuracy, to 'neg_log_loss' in version 1.11. To silence this warning, "
+                "explicitly set the scoring parameter: scoring='neg_log_loss' for the new, "
+                "scoring='accuracy' or scoring=None for the old default.", FutureWarning)
+        scoring = None if self.scoring == "warn" else self.scoring
+        legacy = self.use_legacy_attributes
+        if legacy == "warn":
+            warnings.warn(
+                "The fitted attributes of LogisticRegressionCV will be simplified in "
+                "scikit-learn 1.10 to remove redundancy. Set `use_legacy_attributes=False` to "
+                "enable the new behavior now, or set it to `True` to silence this warning "
+                "during the transition period while keeping the deprecated behavior for the "
+                "time being. The default value of use_legacy_attributes will change from True "
+                "to False in scikit-learn 1.10. See the docstring of LogisticRegressionCV for "
+                "more details.", FutureWarning)
+            legacy = True
+        Cs = self._grid()
+        X, y, index, s_raw = _validate_classifier(self, X, y, sample_weight)
+        if isinstance(self.class_weight, dict) and not set(self.class_weight) <= set(self.classes_):
+            raise ValueError("The given class_weight dict must have the class labels as keys; "
+                             f"classes={self.classes_} but key={self.class_weight.keys()}")
+        s = _class_weighted(self, y, index, s_raw)
+        score_weights = None if sample_weight is None else s_raw
+        splits = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        n_classes, n_features = len(self.classes_), X.shape[1]
+        columns = 1 if n_classes == 2 else n_classes
+        n_dof = n_features + int(bool(self.fit_intercept))
+        shape = (len(splits), len(rhos), len(Cs))
+        paths = np.zeros(shape + (columns, n_dof), X.dtype)
+        scores, n_iter = np.zeros(shape), np.zeros(shape, np.int32)
+        score = _fold_scorer(scoring, self.classes_)
+        model = LogisticRegression()          # scores the points of the paths
+        model.classes_ = self.classes_
+        tol, unconverged, worst = float(self.tol), 0, 0.0
+        for fold, (train, test) in enumerate(splits):
+            train, test = np.asarray(train), np.asarray(test)
+            if not s[train].sum() > 0:
+                raise ValueError(f"Fold {fold} has no training sample with a positive weight.")
+            data = _LogisticProblem(X[train], index[train], s[train], n_classes,
+                                    fit_intercept=self.fit_intercept)
+            X_test, y_test = X[test], y[test]
+            sw = None if score_weights is None else score_weights[test]
+            done = {}
+            for row, rho in enumerate(rhos):
+                if rho in done:        # "l1"/"l2" with several l1_ratios: the same path
+                    for array in (paths, scores, n_iter):
+                        array[fold, row] = array[fold, done[rho]]
+                    continue
+                done[rho] = row
+                W, b = data.start()
+                for column, C in enumerate(Cs):
+                    # Warm start from the previous C of the grid (scikit-learn's path).
+                    problem = data.at(C, rho)
+                    W, b, n_iter[fold, row, column], gap, scale = problem.fit(
+                        W, b, tol=tol, max_iter=self.max_iter)
+                    if gap > tol * scale:
+                        unconverged += 1
+                        worst = max(worst, gap / scale)
+                    model.C = float(C)         # as scikit-learn's scoring model
+                    model.coef_, model.intercept_ = problem.coef_intercept(W, b)
+                    paths[fold, row, column, :, :n_features] = model.coef_
+                    if self.fit_intercept:
+                        paths[fold, row, column, :, n_features] = model.intercept_
+                    scores[fold, row, column] = score(model, X_test, y_test, sw)
+        self.Cs_ = Cs
+        self.l1_ratios_ = np.asarray([None] if l1_ratios is None else l1_ratios)
+        # scikit-learn's order of the grid: C first, then l1_ratio.
+        by_C = np.swapaxes(scores, 1, 2).reshape(len(splits), -1)      # (n_folds, n_cs * n_l1)
+        if self.refit:
+            best = int(np.argmax(by_C.sum(axis=0)))
+            column, row = divmod(best, len(rhos))
+            C, rho = float(Cs[column]), rhos[row]
+            listed_l1_ratio = None if l1_ratios is None else l1_ratios[row]
+            init = paths[:, row, column].mean(axis=0)                  # (columns, n_dof)
+            problem = _LogisticProblem(X, index, s, n_classes,
+                                       fit_intercept=self.fit_intercept).at(C, rho)
+            W, b = problem.start(init[:, :n_features],
+                                 init[:, n_features] if self.fit_intercept else None)
+            W, b, _, gap, scale = problem.fit(W, b, tol=tol, max_iter=self.max_iter)
+            if gap > tol * scale:
+                unconverged += 1
+                worst = max(worst, gap / scale)
+            self.coef_, self.intercept_ = problem.coef_intercept(W, b)
+            self.dual_gap_ = gap
+        else:
+            # Each fold's best point; coef_, C_ and l1_ratio_ averaged over folds.
+            columns_, rows_ = np.divmod(np.argmax(by_C, axis=1), len(rhos))
+            mean = np.mean([paths[f, r, c] for f, (r, c) in enumerate(zip(rows_, columns_))],
+                           axis=0)
+            self.coef_ = mean[:, :n_features].copy()
+            self.intercept_ = (mean[:, n_features].copy() if self.fit_intercept
+                               else np.zeros(columns, X.dtype))
+            C = float(np.mean(Cs[columns_]))
+            if penalty == "elasticnet":
+                listed_l1_ratio = float(np.mean(np.asarray(rhos)[rows_]))
+            else:
+                listed_l1_ratio = rhos[0]
+            if hasattr(self, "dual_gap_"):
+                del self.dual_gap_
+        if unconverged:
+            warnings.warn(
+                f"LogisticRegressionCV: {unconverged} of {scores.size + bool(self.refit)} fits "
+                f"did not converge in max_iter={self.max_iter} Newton iterations: worst duality "
+                f"gap {worst:.3e} x P_null > tol {tol:.1e} x P_null (P_null the objective of "
+                "the best intercept-only model). Increase max_iter, standardise X, or use "
+                "smaller Cs.", ConvergenceWarning, stacklevel=2)
+        self._set_layout(legacy, l1_ratios, paths, scores, n_iter, C, listed_l1_ratio)
+        return self
+
+    def _set_layout(self, legacy, l1_ratios, paths, scores, n_iter, C, l1_ratio):
+        """Set ``coefs_paths_``, ``scores_``, ``n_iter_``, ``C_``, ``l1_ratio_`` (sklearn's layout)."""
+        if not legacy:
+            self.coefs_paths_, self.scores_, self.n_iter_ = paths, scores, n_iter
+            self.C_ = C
+            if l1_ratios is None:
+                self.l1_ratio_ = 1.0 if self.penalty == "l1" else 0.0
+            else:
+                self.l1_ratio_ = float(l1_ratio)
+            return
+        keys = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        paths = np.moveaxis(paths, (1, 3), (3, 0))        # (n_columns, n_folds, n_cs, n_l1, n_dof)
+        scores = np.swapaxes(scores, 1, 2)                # (n_folds, n_cs, n_l1)
+        n_iter = np.swapaxes(n_iter, 1, 2)[None]
+        if l1_ratios is None:                             # no l1_ratio axis
+            paths, scores, n_iter = paths[:, :, :, 0], scores[:, :, 0], n_iter[..., 0]
+        self.coefs_paths_ = {key: paths[k].copy() for k, key in enumerate(keys)}
+        self.scores_ = {key: scores.copy() for key in keys}
+        self.n_iter_ = n_iter
+        self.C_ = np.full(len(keys), C)
+        self.l1_ratio_ = np.asarray([l1_ratio] * len(keys))
+
+    def score(self, X, y, sample_weight=None):
+        """Score with ``scoring`` (the accuracy by default) on the given data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self._get_scorer()(self, X, y, **kwargs)
