@@ -191,8 +191,12 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
     out_index, out_weight = np.asarray(folds.out_index), np.asarray(folds.out_weight)
     entries = []
     for k in range(out_index.shape[0]):
-        rows, w = out_index[k], xp.asarray(out_weight[k], X.dtype)
-        Xe, ye = X[rows], y[rows]
+        if xp is np:
+            Xe, w = _rows(X, out_index[k], out_weight[k].astype(X.dtype))
+            ye, _ = _rows(y, out_index[k], out_weight[k])
+        else:
+            rows, w = out_index[k], xp.asarray(out_weight[k], X.dtype)
+            Xe, ye = X[rows], y[rows]
         root_w = xp.sqrt(w)
         Xe_w, ye_w = Xe * root_w[:, None], ye * root_w
         entries.append(statistics(gram - Xe_w.T @ Xe_w, xty - Xe_w.T @ ye_w,
@@ -208,6 +212,22 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
 # --------------------------------------------------------------------------
 
 
+def _rows(A, index, weight):
+    """``(A[index], weight)`` without the trailing padding of a :class:`Folds` row,
+    as a view (no copy) when the rows are contiguous, e.g. the blocks of ``KFold``.
+
+    Padding entries have index 0 and weight 0; a dropped real row 0 of weight
+    0 would have contributed nothing.
+    """
+    keep = len(index)
+    while keep > 1 and index[keep - 1] == 0 and weight[keep - 1] == 0:
+        keep -= 1
+    index, weight = index[:keep], weight[:keep]
+    if keep > 1 and np.all(np.diff(index) == 1):
+        return A[index[0]: index[-1] + 1], weight
+    return A[index], weight
+
+
 def _test_predictions(X_test, result):
     """Predictions (n_test, n_alphas[, k]) of a path on test rows."""
     coefs = jnp.moveaxis(jnp.asarray(result.coefs), 0, 1)       # (p, m[, k])
@@ -217,27 +237,31 @@ def _test_predictions(X_test, result):
 def _numpy_scores(X, y, loss, folds, fold_paths):
     """The scores of :func:`cv_core` for paths computed from statistics only.
 
-    The products with the test rows run in NumPy's BLAS on the caller's X.
+    Squared loss (the Gram form's); the products with the test rows run in
+    NumPy's BLAS on the caller's X, and nothing is dispatched to JAX per fold.
     """
     test_index, test_weight = np.asarray(folds.test_index), np.asarray(folds.test_weight)
-    paths = jax.device_get(fold_paths)
+    coefs, intercepts = np.asarray(fold_paths.coefs), np.asarray(fold_paths.intercepts)
     scores = []
     for k in range(test_index.shape[0]):
-        fold = jax.tree_util.tree_map(lambda a: a[k], paths)
-        z = np.asarray(X[test_index[k]] @ np.moveaxis(fold.coefs, 0, 1)) + fold.intercepts[None]
-        scores.append(_score(loss, jnp.asarray(y[test_index[k]]), jnp.asarray(z),
-                             jnp.asarray(test_weight[k])))
-    return jnp.stack(scores)
+        X_test, w = _rows(X, test_index[k], test_weight[k])
+        y_test, _ = _rows(y, test_index[k], test_weight[k])
+        z = X_test @ coefs[k].T + intercepts[k][None]
+        scores.append(_score(loss, y_test, z, w, xp=np))
+    return jnp.asarray(np.stack(scores))
 
 
-def _score(loss, y_test, z, w):
-    """Weighted mean over test rows of the squared error (squared loss) or the loss."""
+def _score(loss, y_test, z, w, xp=jnp):
+    """Weighted mean over test rows of the squared error (squared loss) or the loss.
+
+    ``xp=numpy`` for concrete NumPy arrays (squared loss only).
+    """
     if isinstance(loss, _losses.SquaredLoss):
-        values = (y_test[:, None] - z) ** 2 if z.ndim == 2 else jnp.sum(
+        values = (y_test[:, None] - z) ** 2 if z.ndim == 2 else xp.sum(
             (y_test[:, None, :] - z) ** 2, axis=-1)
     else:
         values = jax.vmap(lambda zk: loss.value(y_test, zk), in_axes=1, out_axes=1)(z)
-    return jnp.sum(w[:, None] * values, axis=0) / jnp.sum(w)
+    return xp.sum(w[:, None] * values, axis=0) / xp.sum(w)
 
 
 def cv_core(X, y, loss, penalty, alphas, folds, *, gram=None, tol=1e-4, solver="cd",

@@ -427,3 +427,23 @@ def test_float32(mode, rng):
         assert -1e-13 <= (objective(X, y, coef, b, "squared", spec, s) - f64) / scale <= gap
     assert int(sol.n_iter) == 2000
     np.testing.assert_allclose(coef, ref.coef, atol=1e-4 * np.max(np.abs(ref.coef)))
+
+
+@pytest.mark.parametrize("working_set", [True, False], ids=["working_set", "all"])
+def test_blocked_gram_form_matches_sklearn(working_set, rng):
+    """Above 32 features the Gram form sweeps in blocks of 16 (here 48 features:
+    three blocks, or working sets of any size); same answer as scikit-learn and
+    as the residual form."""
+    from _problems import make_regression_problem
+
+    X, y = make_regression_problem(rng, 150, 48, correlation=0.5)
+    s = weights(rng, X.shape[0])
+    penalty = lasso(0.05 * alpha_max(X, y, s))
+    options = dict(sample_weight=s, tol=1e-12, working_set=working_set)
+    gram, residual = (cd(X, y, penalty, mode=m, **options) for m in MODES)
+    w, b = sklearn_solution(X, y, "squared", spec_of(penalty), sample_weight=s)
+    assert bool(gram.converged)
+    scale = np.abs(w).max()
+    np.testing.assert_allclose(gram.coef, w, rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(gram.coef, residual.coef, rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(gram.intercept, b, rtol=1e-8, atol=1e-8)

@@ -499,8 +499,13 @@ def _if(pred, compute, default):
 
 
 def _skip_if_zero(delta, apply, aux):
-    """``apply(aux)`` unless ``delta == 0`` (a real branch unless batched)."""
-    return _if(delta != 0, lambda: apply(aux), aux)
+    """``apply(aux)`` unless ``delta == 0`` (a real branch unless batched).
+
+    A plain :func:`jax.lax.cond`: ``apply`` closes over per-coordinate data
+    only (batched anyway under vmap), and a one-pass loop (:func:`_if`) cost
+    more per coordinate.
+    """
+    return lax.cond(delta != 0, apply, lambda a: a, aux)
 
 
 def _gram_form(stats, penalty, mask, coef0):
@@ -509,7 +514,14 @@ def _gram_form(stats, penalty, mask, coef0):
     diag = jnp.diagonal(G)
     empty = _empty_columns(diag, stats.x_mean)
 
+    def update(j, old, q):
+        w_j = _coordinate_step(penalty, j, old, q[j] - c[j], diag[j], empty[j])
+        delta, row = w_j - old, G[j]
+        return w_j, _skip_if_zero(delta, lambda q: q + delta * row, q)
+
     def sweep(w, q, order, size):
+        if w.shape[0] <= _GRAM_BLOCK_MIN_FEATURES:
+            return _sweep(update, w, q, order, size)
         return _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size)
 
     project = None if mask is None else _gram_projector(G, mask)
@@ -535,8 +547,11 @@ def _gram_form(stats, penalty, mask, coef0):
 
     return sweep, gap, exact, G @ coef0
 
-# Coordinates per block of the Gram form's sweep (see _gram_block_sweep).
+# Coordinates per block of the Gram form's sweep (see _gram_block_sweep), used
+# above this many features (below, one coordinate at a time was 2x faster on
+# the 442 x 10 diabetes path).
 _GRAM_BLOCK = 16
+_GRAM_BLOCK_MIN_FEATURES = 32
 
 
 def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM_BLOCK):
@@ -573,7 +588,7 @@ def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM
 
         zero = jnp.zeros(block, w.dtype)
         delta, _ = lax.fori_loop(0, block, one_coordinate, (zero, zero))
-        q = _if(jnp.any(delta != 0), lambda: q + delta @ rows, q)
+        q = _skip_if_zero(jnp.any(delta != 0), lambda q: q + delta @ rows, q)
         w = w.at[jnp.where(valid, index, p)].add(delta, mode="drop")
         return w, q
 
