@@ -431,12 +431,12 @@ def test_float32(mode, rng):
 
 @pytest.mark.parametrize("working_set", [True, False], ids=["working_set", "all"])
 def test_blocked_gram_form_matches_sklearn(working_set, rng):
-    """Above 32 features the Gram form sweeps in blocks of 16 (here 48 features:
-    three blocks, or working sets of any size); same answer as scikit-learn and
-    as the residual form."""
+    """Above 256 features the Gram form sweeps in blocks of 16 (here 264 features:
+    17 blocks, the last one partial, or working sets of any size); same answer as
+    scikit-learn and as the residual form."""
     from _problems import make_regression_problem
 
-    X, y = make_regression_problem(rng, 150, 48, correlation=0.5)
+    X, y = make_regression_problem(rng, 300, 264, correlation=0.5)
     s = weights(rng, X.shape[0])
     penalty = lasso(0.05 * alpha_max(X, y, s))
     options = dict(sample_weight=s, tol=1e-12, working_set=working_set)
