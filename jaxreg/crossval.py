@@ -382,30 +382,27 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
     strategy = _paths._choose_strategy(strategy)
     fold_set = make_folds(splits, n, sample_weight, X_np.dtype)
     over_folds = "map" if jax.default_backend() == "cpu" else "vmap"
+    gram_form = solver == "cd" and options.get("mode") == "gram"
+    if gram_form:
+        options.pop("mode")          # the statistics given below imply it
     jit_options = dict(solver=solver, strategy=strategy, fit_intercept=bool(fit_intercept),
-                       chunk_size=10, options=None, over_folds=over_folds)
-    numpy_gram = solver == "cd" and options.get("mode") == "gram" and X_np.dtype == np.float64
+                       chunk_size=10, options=tuple(sorted(options.items())),
+                       over_folds=over_folds)
+    numpy_gram = gram_form and X_np.dtype == np.float64
     if numpy_gram:
         # Statistics from NumPy's BLAS; X stays out of the compiled program
         # (copying it in cost ~0.1 s at 100000 x 200), the test rows are
         # scored in NumPy, and the refit is one more path, on all the rows.
-        options.pop("mode")
-        jit_options["options"] = tuple(sorted(options.items()))
         y_np = np.asarray(y, X_np.dtype)
         gram = fold_gram_statistics(X_np, y_np, sample_weight, fold_set, bool(fit_intercept),
                                     xp=np, with_full=refit)
         all_paths, _ = _cv_jit(None, None, loss, penalty, jnp.asarray(alphas), fold_set, gram,
                                tol, **jit_options)
-        k = len(splits)
-        fold_paths = jax.tree_util.tree_map(lambda a: a[:k], all_paths)
+        fold_paths = jax.tree_util.tree_map(lambda a: a[:len(splits)], all_paths)
         scores = _numpy_scores(X_np, y_np, loss, fold_set, fold_paths)
     else:
-        gram = None
-        if solver == "cd" and options.get("mode") == "gram":
-            gram = fold_gram_statistics(jnp.asarray(X), jnp.asarray(y), sample_weight, fold_set,
-                                        bool(fit_intercept), xp=jnp)
-            options.pop("mode")
-        jit_options["options"] = tuple(sorted(options.items()))
+        gram = (fold_gram_statistics(jnp.asarray(X), jnp.asarray(y), sample_weight, fold_set,
+                                     bool(fit_intercept), xp=jnp) if gram_form else None)
         fold_paths, scores = _cv_jit(jnp.asarray(X), jnp.asarray(y), loss, penalty,
                                      jnp.asarray(alphas), fold_set, gram, tol, **jit_options)
     checked = all_paths if numpy_gram else fold_paths        # with the refit's path

@@ -489,10 +489,10 @@ def _if(pred, compute, default):
     Written as a loop of at most one pass rather than :func:`jax.lax.cond`:
     under :func:`jax.vmap` with a batched ``pred``, ``cond`` becomes a select
     that first broadcasts every operand, including the arrays the branches
-    close over, to the batch (a copy of the Gram matrix per ``alpha`` of a
-    batched path, at every coordinate: memory O(n_alphas p^2) and a
-    slowdown). A batched ``while_loop`` keeps unbatched operands unbatched and
-    selects only its carry.
+    close over, to the batch: the exact gap's branch closes over ``G`` (or
+    ``X``), so a batched path held a copy of it per ``alpha`` (memory
+    O(n_alphas p^2)). A batched ``while_loop`` keeps unbatched operands
+    unbatched and selects only its carry.
     """
     return lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), compute()),
                           (pred, default))[1]
@@ -547,6 +547,7 @@ def _gram_form(stats, penalty, mask, coef0):
 
     return sweep, gap, exact, G @ coef0
 
+
 # Coordinates per block of the Gram form's sweep (see _gram_block_sweep), used
 # above this many features. Below, one coordinate at a time: 2x faster on the
 # 442 x 10 diabetes path, and at p = 128 (a padded, ill-conditioned 20 x 80
@@ -590,7 +591,7 @@ def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM
 
         zero = jnp.zeros(block, w.dtype)
         delta, _ = lax.fori_loop(0, block, one_coordinate, (zero, zero))
-        q = _skip_if_zero(jnp.any(delta != 0), lambda q: q + delta @ rows, q)
+        q = lax.cond(jnp.any(delta != 0), lambda q: q + delta @ rows, lambda q: q, q)
         w = w.at[jnp.where(valid, index, p)].add(delta, mode="drop")
         return w, q
 
