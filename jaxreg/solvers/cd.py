@@ -149,22 +149,53 @@ def _extrapolate(penalty, objective, recompute, history, w, aux):
 
 
 def _working_set(penalty, w, v, mask, minimum):
-    """Coordinates to sweep next: the non-zero (and unpenalized) ones first,
-    then the worst KKT violators, at most ``max(n_active, minimum)`` of them
-    (the set at most doubles, as in celer and skglm).
+    """Coordinates to sweep next: the non-zero (and unpenalized) ones and the
+    worst KKT violators, at most ``max(n_active, minimum)`` of them (the set
+    at most doubles, as in celer and skglm), in index order, then the rest.
 
     Only speed depends on it: the loop stops on the gap over all coordinates.
+    The violators are those whose distance to the subdifferential reaches a
+    threshold found by bisection (:func:`_top_threshold`), and the order is a
+    stable partition (a prefix sum and a scatter): all O(p). A sort of the
+    ``p`` priorities cost ~1.1 ms at p = 5000 on CPU, three working-set
+    sweeps' worth.
     """
+    p = w.shape[0]
     active = w != 0
     if mask is not None:
         active = active | mask
-    distance = penalty.subdiff_distance(w, -v)
-    violating = ~active & (distance > 0)
+    distance = jnp.where(active, 0.0, penalty.subdiff_distance(w, -v))
     n_active = jnp.sum(active, dtype=jnp.int32)
-    grow = jnp.minimum(jnp.sum(violating, dtype=jnp.int32), jnp.maximum(n_active, minimum))
-    priority = jnp.where(active, jnp.inf, jnp.where(violating, distance, -1.0))
-    order = jnp.argsort(-priority).astype(jnp.int32)
-    return order, jnp.maximum(n_active + grow, 1)
+    n_violating = jnp.sum(distance > 0, dtype=jnp.int32)
+    grow = jnp.minimum(n_violating, jnp.maximum(n_active, minimum))
+    threshold = _top_threshold(distance, grow)
+    chosen = active | ((distance >= threshold) & (distance > 0) & (grow > 0))
+    first = jnp.cumsum(chosen, dtype=jnp.int32)
+    size = first[-1]
+    rest = size + jnp.arange(1, p + 1, dtype=jnp.int32) - first
+    position = jnp.where(chosen, first, rest) - 1
+    order = jnp.zeros(p, jnp.int32).at[position].set(jnp.arange(p, dtype=jnp.int32),
+                                                     unique_indices=True)
+    return order, jnp.maximum(size, 1)
+
+
+def _top_threshold(values, k, steps=60):
+    """A ``t`` with at most ``k`` (at least one, for ``k >= 1``) of the
+    non-negative ``values`` at or above it: bisection on ``[0, max]``.
+
+    ``count(values >= hi) <= k < count(values >= lo)`` is kept; 60 halvings
+    bring the bracket to the round-off of ``max``, where only ties can make
+    the count differ from ``k``.
+    """
+    top = jnp.max(values)
+
+    def halve(_, bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        fits = jnp.sum(values >= mid, dtype=jnp.int32) <= k
+        return jnp.where(fits, lo, mid), jnp.where(fits, mid, hi)
+
+    return lax.fori_loop(0, steps, halve, (jnp.zeros_like(top), top))[1]
 
 
 def _means(problem):
@@ -625,17 +656,23 @@ def _residual_form(problem, loss, penalty, mask, certificate, coef0, init, *, we
     x_mean, y_mean = _means(problem)
     yc = y - y_mean
 
+    # H_jj = x~_j' S x~_j / n, once per fit (one pass over X^T).
+    diag = jnp.sum(s[None, :] * ((Xt - x_mean[:, None]) ** 2 if centre else Xt**2), axis=1) / n
+    empty = _empty_columns(diag, x_mean)
+
     def update(j, old, r):
-        x_j = Xt[j] - x_mean[j] if centre else Xt[j]   # centred column j
-        sr = s * r if weighted else r
-        # H_jj is recomputed here rather than in a pass before the loop: it
-        # shares the read of x_j with the gradient (free in a memory-bound
-        # loop), where a reduction over X or Xt up front cost ~1.5 epochs.
-        h_jj = jnp.vdot(x_j, s * x_j if weighted else x_j) / n
-        empty_j = _empty_columns(h_jj, x_mean[j])
-        w_j = _coordinate_step(penalty, j, old, -jnp.vdot(x_j, sr) / n, h_jj, empty_j)
+        # With an intercept r stays S-centred (sum_i s_i r_i = 0: it starts so
+        # and moves along centred columns), so x~_j' S r = x_j' S r and the
+        # centred column x~_j = x_j - xbar_j is never formed. Each operation
+        # in this loop is a separate kernel on CPU (~0.3-0.8 us each at
+        # n = 200, more than its arithmetic): no sum(S r) per coordinate, and
+        # no branch on delta == 0. The gap is always certified on an r
+        # recomputed from w, so round-off in sum(S r) can slow, not falsify.
+        x_j = Xt[j]
+        correlation = jnp.vdot(x_j, s * r if weighted else r)
+        w_j = _coordinate_step(penalty, j, old, -correlation / n, diag[j], empty[j])
         delta = w_j - old
-        return w_j, _skip_if_zero(delta, lambda r: r - delta * x_j, r)
+        return w_j, r - delta * x_j + (delta * x_mean[j] if centre else 0.0)
 
     def intercept(w):
         return y_mean - jnp.vdot(x_mean, w)
