@@ -307,7 +307,7 @@ def test_gram_block_sweep_is_cyclic_coordinate_descent(penalty, rng):
     order = rng.permutation(p).astype(np.int32)
     size = 29
     out, q = cd_module._gram_block_sweep(penalty, jnp.asarray(G), jnp.asarray(c),
-                                         jnp.diagonal(G), jnp.zeros(p, bool), jnp.asarray(w),
+                                         1.0 / jnp.diagonal(G), jnp.asarray(w),
                                          jnp.asarray(G @ w), jnp.asarray(order), jnp.int32(size))
     spec = spec_of(penalty) if not isinstance(penalty, penalties.WeightedL1) else None
     expected = w.copy()
@@ -328,6 +328,33 @@ def test_gram_block_sweep_is_cyclic_coordinate_descent(penalty, rng):
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
     np.testing.assert_allclose(q, G @ expected, rtol=0, atol=1e-12)
     assert np.all(np.asarray(out)[order[size:]] == w[order[size:]])
+
+
+@pytest.mark.parametrize("n_active, n_violating", [(0, 0), (0, 25), (6, 40), (30, 5)])
+def test_working_set_is_active_then_worst_violators(n_active, n_violating, rng):
+    """The working set: every non-zero coordinate, then the largest KKT violations
+    (a NumPy sort here), at most max(n_active, 10) of them, in index order; the
+    whole order is a permutation of the coordinates."""
+    from jaxreg.solvers import cd as cd_module
+
+    p, alpha = 200, 1.0
+    w = np.zeros(p)
+    chosen = rng.permutation(p)
+    active, violating = chosen[:n_active], chosen[n_active:n_active + n_violating]
+    w[active] = rng.standard_normal(n_active)
+    v = rng.uniform(-alpha, alpha, p)                   # inside the dual ball: no violation
+    v[violating] = np.sign(rng.standard_normal(n_violating)) * (alpha + rng.exponential(1.0, n_violating))
+    order, size = cd_module._working_set(penalties.L1(alpha), jnp.asarray(w), jnp.asarray(v),
+                                         None, 10)
+    order, size = np.asarray(order), int(size)
+    distance = np.where(w != 0, 0.0, np.maximum(np.abs(v) - alpha, 0.0))
+    grow = min(n_violating, max(n_active, 10))
+    worst = np.argsort(-distance, kind="stable")[:grow]
+    expected = np.sort(np.concatenate([active, worst]).astype(int))
+    assert size == max(len(expected), 1)
+    if len(expected):
+        np.testing.assert_array_equal(order[:size], expected)
+    np.testing.assert_array_equal(np.sort(order), np.arange(p))
 
 
 # --------------------------------------------------------------------------

@@ -183,19 +183,25 @@ def _top_threshold(values, k, steps=60):
     """A ``t`` with at most ``k`` (at least one, for ``k >= 1``) of the
     non-negative ``values`` at or above it: bisection on ``[0, max]``.
 
-    ``count(values >= hi) <= k < count(values >= lo)`` is kept; 60 halvings
-    bring the bracket to the round-off of ``max``, where only ties can make
-    the count differ from ``k``.
+    ``count(values >= hi) <= k < count(values >= lo)`` is kept, until the
+    count at ``hi`` is ``k`` or after ``steps`` halvings (the bracket is then
+    at the round-off of ``max``, where only ties keep the count below ``k``).
     """
     top = jnp.max(values)
 
-    def halve(_, bracket):
-        lo, hi = bracket
+    def halve(state):
+        lo, hi, at_hi, i = state
         mid = 0.5 * (lo + hi)
-        fits = jnp.sum(values >= mid, dtype=jnp.int32) <= k
-        return jnp.where(fits, lo, mid), jnp.where(fits, mid, hi)
+        count = jnp.sum(values >= mid, dtype=jnp.int32)
+        fits = count <= k
+        return (jnp.where(fits, lo, mid), jnp.where(fits, mid, hi),
+                jnp.where(fits, count, at_hi), i + 1)
 
-    return lax.fori_loop(0, steps, halve, (jnp.zeros_like(top), top))[1]
+    def going(state):
+        return (state[2] != k) & (state[3] < steps)
+
+    start = (jnp.zeros_like(top), top, jnp.sum(values >= top, dtype=jnp.int32), 0)
+    return lax.while_loop(going, halve, start)[1]
 
 
 def _means(problem):
@@ -246,11 +252,21 @@ def gram_statistics(X, y, *, sample_weight=None, fit_intercept=True):
     return _statistics(_common.make_problem(X, y, sample_weight, fit_intercept))
 
 
-def _coordinate_step(penalty, j, w_j, gradient_j, h_jj, empty_j):
-    """w_j <- prox_{P_j / h_jj}(w_j - gradient_j / h_jj); 0 for an empty column."""
-    safe = jnp.where(empty_j, 1.0, h_jj)
-    new = penalty.coordinate(j).prox(w_j - gradient_j / safe, 1.0 / safe)
-    return jnp.where(empty_j, jnp.zeros_like(new), new)
+def _coordinate_step(penalty, j, w_j, gradient_j, step_j):
+    """w_j <- prox_{step_j P_j}(w_j - step_j gradient_j), ``step_j = 1 / H_jj``;
+    0 for an empty column (``step_j = 0``, :func:`_steps`)."""
+    new = penalty.coordinate(j).prox(w_j - gradient_j * step_j, step_j)
+    return jnp.where(step_j > 0, new, jnp.zeros_like(new))
+
+
+def _steps(diag, x_mean):
+    """``1 / H_jj`` per coordinate, 0 for empty columns (:func:`_empty_columns`).
+
+    Formed once per fit: inside the coordinate loop the division and its
+    guard were separate kernels on CPU (~0.4 us per coordinate at n = 200).
+    """
+    empty = _empty_columns(diag, x_mean)
+    return jnp.where(empty, 0.0, 1.0 / jnp.where(empty, 1.0, diag))
 
 
 def _empty_columns(diag, x_mean):
@@ -542,18 +558,17 @@ def _skip_if_zero(delta, apply, aux):
 def _gram_form(stats, penalty, mask, coef0):
     """Sweep, cheap gap (and v), exact gap and start of the Gram form (carry q = G w)."""
     G, c, yy = stats.gram, stats.xty, stats.yty
-    diag = jnp.diagonal(G)
-    empty = _empty_columns(diag, stats.x_mean)
+    steps = _steps(jnp.diagonal(G), stats.x_mean)
 
     def update(j, old, q):
-        w_j = _coordinate_step(penalty, j, old, q[j] - c[j], diag[j], empty[j])
+        w_j = _coordinate_step(penalty, j, old, q[j] - c[j], steps[j])
         delta, row = w_j - old, G[j]
         return w_j, _skip_if_zero(delta, lambda q: q + delta * row, q)
 
     def sweep(w, q, order, size):
         if w.shape[0] <= _GRAM_BLOCK_MIN_FEATURES:
             return _sweep(update, w, q, order, size)
-        return _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size)
+        return _gram_block_sweep(penalty, G, c, steps, w, q, order, size)
 
     project = None if mask is None else _gram_projector(G, mask)
 
@@ -588,7 +603,7 @@ _GRAM_BLOCK = 16
 _GRAM_BLOCK_MIN_FEATURES = 256
 
 
-def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM_BLOCK):
+def _gram_block_sweep(penalty, G, c, steps, w, q, order, size, block=_GRAM_BLOCK):
     r"""One cyclic pass over ``order[:size]`` in the Gram form, ``block`` coordinates at a time.
 
     The iterates are those of plain cyclic coordinate descent: within a block
@@ -612,11 +627,11 @@ def _gram_block_sweep(penalty, G, c, diag, empty, w, q, order, size, block=_GRAM
         index = jnp.where(valid, lax.dynamic_slice(padded, (start,), (block,)), 0)
         rows = G[index]                         # (block, p)
         G_BB = rows[:, index]                   # (block, block)
-        w_B, g_B, d_B, e_B = w[index], q[index] - c[index], diag[index], empty[index]
+        w_B, g_B, t_B = w[index], q[index] - c[index], steps[index]
 
         def one_coordinate(k, carry):
             delta, dq = carry                   # (block,) moves so far; G_BB delta
-            new = _coordinate_step(penalty, index[k], w_B[k], g_B[k] + dq[k], d_B[k], e_B[k])
+            new = _coordinate_step(penalty, index[k], w_B[k], g_B[k] + dq[k], t_B[k])
             step = jnp.where(valid[k], new - w_B[k], 0.0)
             return delta.at[k].set(step), dq + step * G_BB[k]
 
@@ -657,8 +672,8 @@ def _residual_form(problem, loss, penalty, mask, certificate, coef0, init, *, we
     yc = y - y_mean
 
     # H_jj = x~_j' S x~_j / n, once per fit (one pass over X^T).
-    diag = jnp.sum(s[None, :] * ((Xt - x_mean[:, None]) ** 2 if centre else Xt**2), axis=1) / n
-    empty = _empty_columns(diag, x_mean)
+    steps = _steps(jnp.sum(s[None, :] * ((Xt - x_mean[:, None]) ** 2 if centre else Xt**2),
+                           axis=1) / n, x_mean)
 
     def update(j, old, r):
         # With an intercept r stays S-centred (sum_i s_i r_i = 0: it starts so
@@ -670,7 +685,7 @@ def _residual_form(problem, loss, penalty, mask, certificate, coef0, init, *, we
         # recomputed from w, so round-off in sum(S r) can slow, not falsify.
         x_j = Xt[j]
         correlation = jnp.vdot(x_j, s * r if weighted else r)
-        w_j = _coordinate_step(penalty, j, old, -correlation / n, diag[j], empty[j])
+        w_j = _coordinate_step(penalty, j, old, -correlation / n, steps[j])
         delta = w_j - old
         return w_j, r - delta * x_j + (delta * x_mean[j] if centre else 0.0)
 
