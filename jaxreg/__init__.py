@@ -5,7 +5,7 @@
 >>> from jaxreg.penalties import L1
 """
 
-from jaxreg import losses, penalties, solvers
+from jaxreg import losses, optim, penalties, solvers
 from jaxreg._solve import ConvergenceWarning, choose_solver, solve
 from jaxreg.losses import (AbsoluteLoss, HuberLoss, LogisticLoss, MultinomialLoss,
                            QuantileLoss, SquaredLoss)
@@ -24,7 +24,7 @@ __all__ = [
     "cv", "CVResult", "estimators",
     "Lasso", "ElasticNet", "Ridge", "QuantileRegressor", "HuberRegressor",
     "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV", "LogisticRegressionCV",
-    "losses", "penalties", "solvers",
+    "losses", "optim", "penalties", "solvers",
     "SquaredLoss", "AbsoluteLoss", "QuantileLoss", "HuberLoss", "LogisticLoss",
     "MultinomialLoss",
     "L1", "L2", "ElasticNetPenalty", "WeightedL1", "GroupLassoPenalty", "NoPenalty",
