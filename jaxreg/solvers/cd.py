@@ -124,14 +124,18 @@ def _sweep(update, w, aux, order, size):
     return w.at[index].set(new, mode="drop"), aux
 
 
-def _extrapolate(penalty, objective, recompute, history, w, aux):
+def _extrapolate(penalty, objective, recompute, history, aux_history, w, aux):
     r"""Anderson extrapolation of the last iterates, kept if it lowers the objective.
 
     With :math:`U` the differences of the ``K + 1`` iterates in ``history``,
     :math:`z = (U U^\top)^{-1} 1`, :math:`c = z / 1^\top z`, the candidate is
     :math:`\sum_k c_k w_{k+1}` (Bertrand & Massias, 2021, as in skglm and
-    celer). It costs one product with ``G`` or ``X``; coordinate descent stays
-    monotone because a candidate that does not lower the objective is dropped.
+    celer). The maintained vector (``q = G w``, or the residual, affine in
+    ``w``) is the same combination of ``aux_history`` since
+    :math:`\sum_k c_k = 1`: no product with ``G`` or ``X``, except with
+    ``positive=True``, where the candidate is clipped and ``recompute`` gives
+    it. Coordinate descent stays monotone because a candidate that does not
+    lower the objective is dropped.
     """
     U = jnp.diff(history, axis=0)
     K = U.shape[0]
@@ -142,7 +146,9 @@ def _extrapolate(penalty, objective, recompute, history, w, aux):
     candidate = weights @ history[1:]
     if getattr(penalty, "positive", False):
         candidate = jnp.maximum(candidate, 0.0)
-    candidate_aux = recompute(candidate)
+        candidate_aux = recompute(candidate)
+    else:
+        candidate_aux = weights @ aux_history[1:]
     better = objective(candidate, candidate_aux) < objective(w, aux)
     better = better & jnp.all(jnp.isfinite(candidate))
     return jnp.where(better, candidate, w), jnp.where(better, candidate_aux, aux)
@@ -490,11 +496,13 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
             # `anderson` sweeps, then one extrapolation of their iterates.
             def record(carry, _):
                 carry = epoch(None, carry)
-                return carry, carry[0]
+                return carry, carry
 
-            (w, aux), history = lax.scan(record, (c.coef, c.aux), None, length=anderson)
+            (w, aux), (history, aux_history) = lax.scan(record, (c.coef, c.aux), None,
+                                                        length=anderson)
             w, aux = _extrapolate(penalty, objective, recompute,
-                                  jnp.concatenate([c.coef[None], history]), w, aux)
+                                  jnp.concatenate([c.coef[None], history]),
+                                  jnp.concatenate([c.aux[None], aux_history]), w, aux)
             epochs = anderson
         else:
             epochs = jnp.minimum(check_every, max_iter - c.n_iter)
