@@ -5,7 +5,7 @@
 >>> from jaxreg.penalties import L1
 """
 
-from jaxreg import losses, optim, penalties, solvers
+from jaxreg import hypergrad, losses, optim, penalties, solvers
 from jaxreg._solve import ConvergenceWarning, choose_solver, solve
 from jaxreg.losses import (AbsoluteLoss, HuberLoss, LogisticLoss, MultinomialLoss,
                            QuantileLoss, SquaredLoss)
@@ -15,13 +15,14 @@ from jaxreg.crossval import CVResult, cv
 from jaxreg.paths import (Path, alpha_grid, alpha_max, enet_path, lasso_path, path,
                           penalty_at)
 from jaxreg.solvers import Solution
+from jaxreg.tuning import TuneResult, tune
 
 __version__ = "0.1.0"
 
 __all__ = [
     "solve", "Solution", "ConvergenceWarning", "choose_solver",
     "path", "Path", "alpha_max", "alpha_grid", "penalty_at", "lasso_path", "enet_path",
-    "cv", "CVResult", "estimators",
+    "cv", "CVResult", "estimators", "hypergrad", "tune", "TuneResult",
     "Lasso", "ElasticNet", "Ridge", "QuantileRegressor", "HuberRegressor",
     "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV", "LogisticRegressionCV",
     "losses", "optim", "penalties", "solvers",

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from jaxreg import _validation
+from jaxreg import hypergrad as _hypergrad
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
 
@@ -22,7 +23,12 @@ SOLVERS = {
     "cd": ("cd", "coordinate_descent"),
     "ridge": ("ridge", "ridge"),
     "primal_dual": ("primal_dual", "primal_dual"),
+    "interior_point": ("interior_point", "interior_point"),
 }
+
+#: Above this many features ``"auto"`` leaves the interior point (a
+#: (p+1) x (p+1) factorisation per step) for the first-order ``"primal_dual"``.
+INTERIOR_POINT_MAX_FEATURES = 1000
 
 
 class ConvergenceWarning(UserWarning):
@@ -64,13 +70,25 @@ def _resolve_loss(loss, y):
 def choose_solver(X, y, loss, penalty):
     """The solver ``solver="auto"`` picks for this (loss, penalty) pair and shape.
 
-    - absolute and quantile losses: ``"primal_dual"``;
+    - absolute and quantile losses with no penalty, ``L1``, ``WeightedL1``,
+      ``L2`` or ``ElasticNetPenalty`` (not ``positive``) and at most
+      ``INTERIOR_POINT_MAX_FEATURES`` (1000) features: ``"interior_point"``
+      (Frisch–Newton: exact to round-off in 10–50 steps of cost
+      :math:`O(np^2 + p^3)` each);
+    - the other absolute and quantile problems (group lasso, ``positive``, or
+      more features, where a :math:`p\times p` factorisation per step costs
+      more than thousands of :math:`O(np)` first-order steps): ``"primal_dual"``;
     - squared loss with ``L2`` or no penalty: ``"ridge"`` (closed form);
     - squared loss, 1-D ``y``, separable L1-type penalty: ``"cd"``
       (coordinate descent; Gram form when ``n_samples >= n_features``);
     - every other pair: ``"fista"``.
     """
     if not getattr(loss, "smooth", False):
+        from jaxreg.solvers.interior_point import supports
+
+        if (supports(loss, penalty)
+                and np.shape(X)[1] <= INTERIOR_POINT_MAX_FEATURES):
+            return "interior_point"
         return "primal_dual"
     if isinstance(loss, _losses.SquaredLoss):
         if isinstance(penalty, (_penalties.L2, _penalties.NoPenalty)) and not getattr(
@@ -82,15 +100,19 @@ def choose_solver(X, y, loss, penalty):
     return "fista"
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "fit_intercept", "options"))
-def _solve_jit(X, y, loss, penalty, sample_weight, init, tol, *, solver, fit_intercept, options):
-    return _solver_function(solver)(
-        X, y, loss, penalty, fit_intercept=fit_intercept, sample_weight=sample_weight,
-        init=init, tol=tol, **dict(options))
+@functools.partial(jax.jit, static_argnames=("solver", "fit_intercept", "options",
+                                             "differentiation"))
+def _solve_jit(X, y, loss, penalty, sample_weight, init, tol, *, solver, fit_intercept, options,
+               differentiation="implicit"):
+    # hypergrad: the solver's own result, with the implicit-differentiation
+    # rule (custom_jvp) attached; it adds nothing to the primal computation.
+    return _hypergrad.differentiable_solve(
+        _solver_function(solver), X, y, loss, penalty, sample_weight, init, tol,
+        fit_intercept=fit_intercept, options=options, differentiation=differentiation)
 
 
 def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver="auto",
-          init=None, max_iter=None, tol=1e-4, **solver_options):
+          init=None, max_iter=None, tol=1e-4, differentiation="implicit", **solver_options):
     r"""Minimise :math:`\frac1n\sum_i s_i\,\ell(y_i, x_i^\top w + b) + P(w)`.
 
     The weights :math:`s` are rescaled to sum to ``n_samples``; the intercept
@@ -107,7 +129,7 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
         ``None`` fits an unpenalized model.
     fit_intercept : bool, default=True
     sample_weight : array of shape (n_samples,), default=None
-    solver : {"auto", "fista", "ista", "cd", "ridge", "primal_dual"}, default="auto"
+    solver : {"auto", "fista", "ista", "cd", "ridge", "primal_dual", "interior_point"}, default="auto"
         See :func:`choose_solver` for what "auto" picks.
     init : array or Solution, default=None
         Warm start.
@@ -116,6 +138,12 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
     tol : float, default=1e-4
         Stop when the duality gap is at most ``tol * P_null``, the objective of
         the best intercept-only model (:func:`jaxreg.solvers._common.null_objective`).
+    differentiation : {"implicit", "unrolled"}, default="implicit"
+        How :func:`jax.grad`, :func:`jax.jvp` and their relatives differentiate
+        the solution (:mod:`jaxreg.hypergrad`): "implicit" differentiates the
+        optimality condition at the returned solution (the solver is
+        unchanged); "unrolled" replaces the solver by ``max_iter`` (default
+        1000) FISTA steps and differentiates through them (smooth losses only).
     **solver_options
         Passed on to the solver (e.g. ``check_every``).
 
@@ -141,6 +169,10 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
     ``solve`` works under :func:`jax.jit`, :func:`jax.vmap` (e.g. over a grid
     of ``alpha``) and does not recompile for new data of the same shape and
     dtype. Checks on values and the warning happen only on concrete inputs.
+    :func:`jax.grad`, :func:`jax.jvp` and their relatives differentiate
+    ``coef`` and ``intercept`` with respect to ``X``, ``y``, ``sample_weight``
+    and the leaves of ``loss`` and ``penalty`` by implicit differentiation
+    (:mod:`jaxreg.hypergrad`, ``docs/hypergrad.md``).
     The computation runs in the dtype of ``X``: in float32 the reachable gap
     is about ``1e-5 * P_null`` (use ``tol >= 1e-5``).
 
@@ -168,8 +200,12 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
     X = jax.numpy.asarray(X)
     if not jax.numpy.issubdtype(X.dtype, jax.numpy.floating):
         X = X.astype(jax.numpy.result_type(float))
+    if differentiation not in ("implicit", "unrolled"):
+        raise ValueError("differentiation must be 'implicit' or 'unrolled'; "
+                         f"got {differentiation!r}.")
     solution = _solve_jit(X, y, loss, penalty, sample_weight, init, tol, solver=solver,
-                          fit_intercept=bool(fit_intercept), options=tuple(sorted(options.items())))
+                          fit_intercept=bool(fit_intercept), options=tuple(sorted(options.items())),
+                          differentiation=differentiation)
     if concrete and not bool(solution.converged):
         warnings.warn(
             f"jaxreg.solve ({solver}) did not converge in {int(solution.n_iter)} iterations: "

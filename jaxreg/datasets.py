@@ -12,9 +12,10 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["load_diabetes"]
+__all__ = ["load_diabetes", "load_stackloss"]
 
 FEATURE_NAMES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+STACKLOSS_FEATURE_NAMES = ("air_flow", "water_temp", "acid_conc")
 
 
 def load_diabetes(scaled=True):
@@ -59,3 +60,35 @@ def load_diabetes(scaled=True):
     if scaled:
         X = (X - X.mean(axis=0)) / X.std(axis=0) / np.sqrt(X.shape[0])
     return X, y
+
+
+def load_stackloss():
+    r"""Brownlee's stack-loss data: 21 days of a plant oxidising ammonia to nitric acid.
+
+    The classic test case of robust and least-absolute-deviations regression
+    (the same numbers as R's ``datasets::stackloss`` and
+    ``statsmodels.datasets.stackloss``).
+
+    Returns
+    -------
+    X : ndarray of shape (21, 3), float64
+        Air flow to the plant, cooling water inlet temperature and acid
+        concentration, in the order of ``STACKLOSS_FEATURE_NAMES``.
+    y : ndarray of shape (21,), float64
+        Stack loss: ten times the percentage of ammonia lost (unabsorbed).
+
+    References
+    ----------
+    Brownlee, K. A. (1965), Statistical Theory and Methodology in Science and
+    Engineering, 2nd ed. Wiley, pp. 491-500.
+
+    Examples
+    --------
+    >>> X, y = load_stackloss()
+    >>> X.shape, y[:3]
+    ((21, 3), array([42., 37., 37.]))
+    """
+    path = resources.files("jaxreg") / "data" / "stackloss.csv"
+    with path.open("r") as handle:
+        table = np.loadtxt(handle, delimiter=",", comments="#", skiprows=4)
+    return table[:, :-1], table[:, -1]

@@ -155,7 +155,8 @@ def _padded_shape(n_samples, n_features):
 def _pad(X, y, sample_weight, coef, fill):
     """Zero-pad ``(X, y, weights, coef)`` to the bucketed shape (rows of weight 0).
 
-    ``fill`` is the target of the padded rows (any value in the loss's domain).
+    ``fill`` is the target of the padded rows (any value in the loss's domain);
+    ``coef`` may be None (no warm start).
     """
     n_samples, n_features = X.shape
     n, p = _padded_shape(n_samples, n_features)
@@ -167,6 +168,8 @@ def _pad(X, y, sample_weight, coef, fill):
     yp[:n_samples] = y
     sp = np.zeros(n, sample_weight.dtype)
     sp[:n_samples] = sample_weight
+    if coef is None:
+        return Xp, yp, sp, None
     coef = np.asarray(coef)
     cp = np.zeros((p,) + coef.shape[1:], coef.dtype)
     cp[:n_features] = coef
@@ -642,9 +645,14 @@ class QuantileRegressor(_LinearRegressor):
         \frac1S\sum_i s_i\,\rho_\tau(y_i - x_i^\top w - b) + \alpha\|w\|_1,
         \qquad \rho_\tau(r) = \max(\tau r, (\tau - 1) r),\ S = \sum_i s_i ,
 
-    which is ``jaxreg.solve(X, y, QuantileLoss(quantile), L1(alpha))``
-    (restarted primal–dual hybrid gradient; scikit-learn solves the same
-    problem as a linear program).
+    which is ``jaxreg.solve(X, y, QuantileLoss(quantile), L1(alpha))``:
+    scikit-learn's objective, whose linear program
+    :math:`\min \sum_i s_i\rho_\tau(r_i) + S\alpha\|w\|_1` it solves with
+    HiGHS. jaxreg solves the same linear program with a primal–dual
+    interior-point (Frisch–Newton) method,
+    :func:`jaxreg.solvers.interior_point` (with more than 1000 features, the
+    first-order :func:`jaxreg.solvers.primal_dual`; see
+    :func:`jaxreg.choose_solver`).
 
     Parameters
     ----------
@@ -655,19 +663,19 @@ class QuantileRegressor(_LinearRegressor):
     fit_intercept : bool, default=True
     solver : str, default="highs"
         Accepted for compatibility (any of scikit-learn's names); jaxreg
-        always uses :func:`jaxreg.solvers.primal_dual`.
+        always uses its own solver (above).
     solver_options : dict, default=None
-        Options of jaxreg's solver: ``"tol"`` (default 1e-8: stop when the
+        Options of jaxreg's solver: ``"tol"`` (default 1e-10: stop when the
         duality gap is at most ``tol`` times the objective of the best
-        constant model) and ``"max_iter"`` (default 100000 primal–dual
-        iterations).
+        constant model) and ``"max_iter"`` (default: the solver's, 100
+        Newton steps of the interior point).
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int
-        Primal–dual iterations.
+        Newton steps (primal–dual iterations with more than 1000 features).
     dual_gap_ : float
         Duality gap at the returned point (objective units): it bounds the
         suboptimality.
@@ -677,9 +685,11 @@ class QuantileRegressor(_LinearRegressor):
     Notes
     -----
     The minimiser of this linear program need not be unique; the objective
-    value is. A first-order method reaches it to the stated relative
-    duality gap, not to a vertex. float32 input is fitted in float64 (in
-    float32 the certificate itself stops near ``1e-5``).
+    value is. HiGHS returns a vertex of the optimal set; the interior point
+    returns a point inside it (away from its vertices; the centre for
+    symmetric problems), with the objective optimal to within
+    ``dual_gap_``. The two coincide where the minimiser is unique (almost
+    surely with continuous data). float32 input is fitted in float64.
 
     Examples
     --------
@@ -692,7 +702,7 @@ class QuantileRegressor(_LinearRegressor):
     """
 
     _parameter_constraints = dict(_sk.QuantileRegressor._parameter_constraints)
-    _OPTIONS = {"tol": 1e-8, "max_iter": None}
+    _OPTIONS = {"tol": 1e-10, "max_iter": None}
 
     def __init__(self, *, quantile=0.5, alpha=1.0, fit_intercept=True, solver="highs",
                  solver_options=None):
@@ -720,7 +730,7 @@ class QuantileRegressor(_LinearRegressor):
         unknown = set(self.solver_options or {}) - set(options)
         if unknown:
             raise ValueError(f"QuantileRegressor's solver_options takes {sorted(options)} "
-                             f"(jaxreg's primal-dual solver); got {sorted(unknown)}.")
+                             f"(jaxreg's solver); got {sorted(unknown)}.")
         options.update(self.solver_options or {})
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=False)
         y = np.asarray(y, dtype=np.float64)
@@ -728,8 +738,7 @@ class QuantileRegressor(_LinearRegressor):
         solution = _solve_quietly(
             X, y, _losses.QuantileLoss(float(self.quantile)), _penalties.L1(float(self.alpha)),
             sample_weight=s, fit_intercept=self.fit_intercept, tol=float(options["tol"]),
-            max_iter=options["max_iter"], init=np.zeros(X.shape[1], X.dtype),
-            solver="primal_dual")
+            max_iter=options["max_iter"], init=None, solver="auto")
         if not bool(solution.converged):
             warnings.warn(
                 f"QuantileRegressor did not converge in {int(solution.n_iter)} iterations: "
@@ -854,10 +863,13 @@ class _HuberCertificate:
         for u in candidates:
             correction = self.A @ (self.gram_pinv @ (self.A.T @ u - target))
             duals.append(self._dual(u - self.s * correction))
-            if self.fit_intercept:
-                duals.append(self._dual(u - self.s * (u.sum() / self.total)))
-            elif self.alpha > 0:
-                duals.append(self._dual(u))
+            # Without a ridge the dual needs X^T u = 0, which only the
+            # projection gives: a merely shifted candidate would not bound
+            # anything (it once reported a negative gap at a point 5e-7
+            # above the optimum).
+            if self.alpha > 0:
+                duals.append(self._dual(u - self.s * (u.sum() / self.total))
+                             if self.fit_intercept else self._dual(u))
         return primal - max(duals), primal
 
     def _split(self, theta):
@@ -1834,6 +1846,10 @@ class _PathPredictor(_LinearRegressor):
         return X @ np.asarray(self.coef_path_[index]).T + self.intercept_path_[index]
 
 
+# ElasticNetCV / LassoCV's ``search`` parameter (scikit-learn's validation vocabulary).
+from sklearn.utils._param_validation import StrOptions as _StrOptions  # noqa: E402
+
+
 class ElasticNetCV(_PathPredictor):
     r"""Elastic net, ``alpha`` chosen by K-fold cross-validation (scikit-learn's ``ElasticNetCV``).
 
@@ -1885,6 +1901,15 @@ class ElasticNetCV(_PathPredictor):
         Accepted for compatibility.
     selection : {"cyclic", "random"}, default="cyclic"
         Accepted for compatibility.
+    search : {"grid", "gradient"}, default="grid"
+        "grid": scikit-learn's search over the grid of ``alphas``. "gradient":
+        minimise the mean cross-validated error over :math:`\log\alpha` by
+        gradient descent (:func:`jaxreg.tune`: Adam, hypergradients by implicit
+        differentiation, warm-started fold solves at tolerance
+        ``min(2 tol, 1e-6)``), started at the geometric middle of the grid;
+        the grid itself is not solved. ``alphas_`` and ``mse_path_`` then hold
+        ``alpha_`` and its fold errors only; ``search_alphas_`` and
+        ``search_mse_path_`` the trajectory. (An extension of scikit-learn.)
 
     Attributes
     ----------
@@ -1892,6 +1917,12 @@ class ElasticNetCV(_PathPredictor):
     l1_ratio_ : float
     alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratio, n_alphas)
     mse_path_ : ndarray of shape (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
+    search_alphas_ : ndarray of shape (n_steps,)
+        With ``search="gradient"``: ``alpha`` at every step (at ``l1_ratio_``).
+    search_mse_path_ : ndarray of shape (n_steps, n_folds)
+        With ``search="gradient"``: the fold errors at every step.
+    n_search_iter_ : int
+        With ``search="gradient"``: inner epochs summed over steps and folds.
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     dual_gap_ : float
@@ -1922,12 +1953,14 @@ class ElasticNetCV(_PathPredictor):
     ((20, 5), True)
     """
 
-    _parameter_constraints = dict(_sk.ElasticNetCV._parameter_constraints)
+    _parameter_constraints = dict(_sk.ElasticNetCV._parameter_constraints,
+                                  search=[_StrOptions({"grid", "gradient"})])
     _lasso = False
 
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, cv=None, copy_X=True, verbose=0,
-                 n_jobs=None, positive=False, random_state=None, selection="cyclic"):
+                 n_jobs=None, positive=False, random_state=None, selection="cyclic",
+                 search="grid"):
         self.l1_ratio = l1_ratio
         self.eps = eps
         self.alphas = alphas
@@ -1942,6 +1975,7 @@ class ElasticNetCV(_PathPredictor):
         self.positive = positive
         self.random_state = random_state
         self.selection = selection
+        self.search = search
 
     def _alpha_grid(self, X, y, sample_weight, l1_ratio):
         """scikit-learn's grid: geometric from alpha_max down to eps * alpha_max.
@@ -1998,6 +2032,8 @@ class ElasticNetCV(_PathPredictor):
                              include_boundaries="left")
             grids = [np.sort(np.asarray(self.alphas, np.float64))[::-1]] * len(l1_ratios)
         splits = list(check_cv(self.cv).split(X, y))
+        if self.search == "gradient":
+            return self._fit_gradient(X, y, s, l1_ratios, grids, splits)
         mse, paths, unconverged, worst = [], [], 0, 0.0
         for l1_ratio, grid in zip(l1_ratios, grids):
             penalty = _penalties.ElasticNetPenalty(1.0, l1_ratio, positive=bool(self.positive))
@@ -2042,6 +2078,45 @@ class ElasticNetCV(_PathPredictor):
         self.dual_gap_, self.n_iter_ = refit.dual_gap_, refit.n_iter_
         return self
 
+    def _fit_gradient(self, X, y, s, l1_ratios, grids, splits):
+        """``search="gradient"``: :func:`jaxreg.tune` over log alpha per ``l1_ratio``."""
+        from jaxreg.tuning import tune
+
+        best = None
+        for row, (l1_ratio, grid) in enumerate(zip(l1_ratios, grids)):
+            penalty = (_penalties.L1(1.0, positive=bool(self.positive)) if l1_ratio == 1.0 else
+                       _penalties.ElasticNetPenalty(1.0, l1_ratio, positive=bool(self.positive)))
+            start = float(np.sqrt(np.max(grid) * max(np.min(grid), 1e-300)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", _solve.ConvergenceWarning)
+                result = tune(X, y, _losses.SquaredLoss(), penalty, folds=splits, init=start,
+                              sample_weight=s, fit_intercept=self.fit_intercept,
+                              tol=min(2.0 * float(self.tol), 1e-6), max_iter=self.max_iter)
+            if best is None or float(result.value) < float(best[1].value):
+                best = (row, result)
+        row, result = best
+        step = int(np.argmin(result.values))
+        self.alpha_ = float(result.alpha)
+        if not self._lasso:
+            self.l1_ratio_ = l1_ratios[row]
+        # tune scores half the squared error: the fold MSEs are twice its values.
+        self.search_alphas_ = np.asarray(result.alphas)
+        self.search_mse_path_ = 2.0 * np.asarray(result.fold_values)
+        self.n_search_iter_ = int(result.n_iter)
+        self.alphas_ = np.asarray([self.alpha_])
+        self.mse_path_ = self.search_mse_path_[step][None, :]
+        self._path_row = 0
+        options = dict(fit_intercept=self.fit_intercept, max_iter=self.max_iter, tol=self.tol,
+                       positive=self.positive)
+        refit = (Lasso(alpha=self.alpha_, **options) if self._lasso else
+                 ElasticNet(alpha=self.alpha_, l1_ratio=l1_ratios[row], **options))
+        refit.fit(X, y, sample_weight=s)
+        self.coef_, self.intercept_ = refit.coef_, refit.intercept_
+        self.dual_gap_, self.n_iter_ = refit.dual_gap_, refit.n_iter_
+        self.coef_path_ = np.asarray(self.coef_)[None, :]
+        self.intercept_path_ = np.asarray([self.intercept_])
+        return self
+
 
 class LassoCV(ElasticNetCV):
     r"""Lasso with ``alpha`` chosen by K-fold cross-validation (scikit-learn's ``LassoCV``).
@@ -2067,16 +2142,17 @@ class LassoCV(ElasticNetCV):
     ((20,), array([ 1.,  0., -2.,  0.]))
     """
 
-    _parameter_constraints = dict(_sk.LassoCV._parameter_constraints)
+    _parameter_constraints = dict(_sk.LassoCV._parameter_constraints,
+                                  search=[_StrOptions({"grid", "gradient"})])
     _lasso = True
 
     def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, precompute="auto",
                  max_iter=1000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None,
-                 positive=False, random_state=None, selection="cyclic"):
+                 positive=False, random_state=None, selection="cyclic", search="grid"):
         super().__init__(eps=eps, alphas=alphas, fit_intercept=fit_intercept,
                          precompute=precompute, max_iter=max_iter, tol=tol, cv=cv,
                          copy_X=copy_X, verbose=verbose, n_jobs=n_jobs, positive=positive,
-                         random_state=random_state, selection=selection)
+                         random_state=random_state, selection=selection, search=search)
 
 
 class _Identity(RegressorMixin, BaseEstimator):

@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg import _solve
+from jaxreg import hypergrad as _hypergrad
 from jaxreg import _validation
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
@@ -312,13 +313,14 @@ def _numpy_gram(X, y, sample_weight, fit_intercept):
 
 def _solver_call(solver, X, y, loss, sample_weight, fit_intercept, tol, options, gram):
     function = _solve._solver_function(solver)
-    extra = dict(options)
-    if gram is not None:
-        extra["gram"] = gram
+    options = tuple(options)
 
     def solve_one(penalty, init):
-        return function(X, y, loss, penalty, fit_intercept=fit_intercept,
-                        sample_weight=sample_weight, init=init, tol=tol, **extra)
+        # The solver's own result, differentiable by the implicit rule of
+        # jaxreg.hypergrad (in the Gram statistics when they are given); the
+        # warm start gets no derivative (the minimiser does not depend on it).
+        return _hypergrad.implicit_solve(function, X, y, loss, penalty, sample_weight, init,
+                                         tol, gram, fit_intercept=fit_intercept, options=options)
 
     return solve_one
 

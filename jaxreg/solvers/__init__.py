@@ -3,18 +3,22 @@
 - :func:`fista`, :func:`ista` (:mod:`.prox_grad`): smooth loss, any penalty;
 - :func:`coordinate_descent` (:mod:`.cd`): squared loss, separable penalty;
 - :func:`ridge` (:mod:`.ridge`): squared loss, L2 or no penalty, closed form;
-- :func:`primal_dual` (:mod:`.primal_dual`): absolute and quantile losses.
+- :func:`primal_dual` (:mod:`.primal_dual`): absolute and quantile losses,
+  first order (any penalty, many features);
+- :func:`interior_point` (:mod:`.interior_point`): absolute and quantile
+  losses with no, L1, L2 or elastic-net penalty, exact (Frisch–Newton).
 """
 
 from jaxreg.solvers import _common
 from jaxreg.solvers._common import Solution, optimality
 from jaxreg.solvers.cd import coordinate_descent
+from jaxreg.solvers.interior_point import interior_point
 from jaxreg.solvers.primal_dual import primal_dual
 from jaxreg.solvers.prox_grad import fista, ista
 from jaxreg.solvers.ridge import ridge, ridge_path
 
 __all__ = ["Solution", "fista", "ista", "coordinate_descent", "ridge", "ridge_path",
-           "primal_dual", "optimality", "duality_gap", "null_objective"]
+           "primal_dual", "interior_point", "optimality", "duality_gap", "null_objective"]
 
 
 def null_objective(X, y, loss, *, sample_weight=None, fit_intercept=True):
