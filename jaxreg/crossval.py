@@ -158,7 +158,9 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
     boundary on concrete data: BLAS is ~2x faster than XLA's float64 GEMM on
     CPU). Weighted products are formed as :math:`(S^{1/2} X)^\top (S^{1/2} X)`,
     so that BLAS runs its symmetric rank-k kernel (half the flops of a
-    general product). Returns a GramStatistics whose fields have a leading
+    general product); unit weights are not multiplied in, and when the
+    held-out blocks are every row once with unit weights (``KFold``) the
+    Gram of all rows is their sum, so X is read once. Returns a GramStatistics whose fields have a leading
     fold axis; with ``with_full=True`` one more entry, last, holds the
     statistics of all the rows (for a refit on the whole data).
     """
@@ -174,7 +176,7 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
     root = None if sample_weight is None else xp.sqrt(s)
     Xs = X if root is None else X * root[:, None]
     ys = y if root is None else y * root
-    gram, xty, yty = Xs.T @ Xs, Xs.T @ ys, xp.dot(ys, ys)
+    full = _partition(folds, X.shape[0]) if xp is np and sample_weight is None else None
     sx, sy, total = s @ X, xp.dot(s, y), xp.sum(s)
 
     def statistics(g, c, yy, sx, sy, weight):
@@ -189,7 +191,7 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
         return (g / weight, c / weight, yy / weight) + means
 
     out_index, out_weight = np.asarray(folds.out_index), np.asarray(folds.out_weight)
-    entries = []
+    held_out = []
     for k in range(out_index.shape[0]):
         if xp is np:
             Xe, w = _rows(X, out_index[k], out_weight[k].astype(X.dtype))
@@ -197,11 +199,20 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
         else:
             rows, w = out_index[k], xp.asarray(out_weight[k], X.dtype)
             Xe, ye = X[rows], y[rows]
-        root_w = xp.sqrt(w)
-        Xe_w, ye_w = Xe * root_w[:, None], ye * root_w
-        entries.append(statistics(gram - Xe_w.T @ Xe_w, xty - Xe_w.T @ ye_w,
-                                  yty - xp.dot(ye_w, ye_w), sx - w @ Xe, sy - xp.dot(w, ye),
-                                  total - xp.sum(w)))
+        unit = xp is np and bool(np.all(w == 1))      # no weighted copy of the rows
+        Xe_w, ye_w = (Xe, ye) if unit else (Xe * xp.sqrt(w)[:, None], ye * xp.sqrt(w))
+        held_out.append((Xe_w.T @ Xe_w, Xe_w.T @ ye_w, xp.dot(ye_w, ye_w), w @ Xe,
+                         xp.dot(w, ye), xp.sum(w)))
+    if full is None:
+        gram, xty, yty = Xs.T @ Xs, Xs.T @ ys, xp.dot(ys, ys)
+    else:
+        # The held-out blocks partition the rows with unit weights (KFold):
+        # the Gram of all rows is their sum, without another pass over X.
+        gram = sum(block[0] for block in held_out)
+        xty = sum(block[1] for block in held_out)
+        yty = sum(block[2] for block in held_out)
+    entries = [statistics(gram - g_k, xty - c_k, yty - yy_k, sx - sx_k, sy - sy_k, total - t_k)
+               for g_k, c_k, yy_k, sx_k, sy_k, t_k in held_out]
     if with_full:
         entries.append(statistics(gram, xty, yty, sx, sy, total))
     return _cd.GramStatistics(*(xp.stack(a) for a in zip(*entries)))
@@ -210,6 +221,15 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
 # --------------------------------------------------------------------------
 # The pure computation
 # --------------------------------------------------------------------------
+
+
+def _partition(folds, n_samples):
+    """True (else None) when the held-out rows of the folds are every row once, with weight 1."""
+    index, weight = np.asarray(folds.out_index), np.asarray(folds.out_weight)
+    used = index[weight > 0]
+    if used.size != n_samples or not np.all(weight[weight > 0] == 1):
+        return None
+    return True if np.array_equal(np.sort(used), np.arange(n_samples)) else None
 
 
 def _rows(A, index, weight):

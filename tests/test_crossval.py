@@ -54,16 +54,26 @@ def test_cv_with_sample_weight_matches_lasso_cv(rng):
     np.testing.assert_allclose(result.solution.intercept, reference.intercept_, rtol=1e-8)
 
 
+@pytest.mark.parametrize("weighting", ["weighted", "unit", "unit_uncovered"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
-def test_fold_gram_statistics_equal_direct_statistics(fit_intercept, backend, rng):
+def test_fold_gram_statistics_equal_direct_statistics(fit_intercept, backend, weighting, rng):
+    """Per-fold statistics equal those of the training rows, with sample weights,
+    with unit weights and KFold (the full Gram is then the sum of the held-out
+    blocks), and with unit weights and folds whose held-out blocks overlap."""
     X, y = PROBLEM_SHAPES["tall"](rng)
     X = X + 5.0                                    # means far from zero: cancellation check
-    weights = rng.uniform(0.5, 2.0, size=len(y))
-    splits = crossval.kfold(len(y), 3)
-    folds = crossval.make_folds(splits, len(y), weights, X.dtype)
+    n = len(y)
+    weights = rng.uniform(0.5, 2.0, size=n) if weighting == "weighted" else None
+    splits = crossval.kfold(n, 3)
+    if weighting == "unit_uncovered":              # the last 7 rows trained on by no fold:
+        splits = [(train[train < n - 7], test) for train, test in splits]   # blocks overlap
+        assert crossval._partition(crossval.make_folds(splits, n, None, X.dtype), n) is None
+    folds = crossval.make_folds(splits, n, weights, X.dtype)
+    weights = np.ones(n) if weights is None else weights
     xp = np if backend == "numpy" else jnp
-    stats = crossval.fold_gram_statistics(xp.asarray(X), xp.asarray(y), weights, folds,
+    given = None if weighting != "weighted" else weights
+    stats = crossval.fold_gram_statistics(xp.asarray(X), xp.asarray(y), given, folds,
                                           fit_intercept, xp=xp, with_full=True)
     assert stats.gram.shape[0] == 4                # 3 folds, then all the rows
     for k in range(4):
