@@ -176,7 +176,7 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
     root = None if sample_weight is None else xp.sqrt(s)
     Xs = X if root is None else X * root[:, None]
     ys = y if root is None else y * root
-    full = _partition(folds, X.shape[0]) if xp is np and sample_weight is None else None
+    summed = xp is np and sample_weight is None and _partition(folds, X.shape[0])
     sx, sy, total = s @ X, xp.dot(s, y), xp.sum(s)
 
     def statistics(g, c, yy, sx, sy, weight):
@@ -203,7 +203,7 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
         Xe_w, ye_w = (Xe, ye) if unit else (Xe * xp.sqrt(w)[:, None], ye * xp.sqrt(w))
         held_out.append((Xe_w.T @ Xe_w, Xe_w.T @ ye_w, xp.dot(ye_w, ye_w), w @ Xe,
                          xp.dot(w, ye), xp.sum(w)))
-    if full is None:
+    if not summed:
         gram, xty, yty = Xs.T @ Xs, Xs.T @ ys, xp.dot(ys, ys)
     else:
         # The held-out blocks partition the rows with unit weights (KFold):
@@ -224,12 +224,11 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
 
 
 def _partition(folds, n_samples):
-    """True (else None) when the held-out rows of the folds are every row once, with weight 1."""
+    """Whether the held-out rows of the folds are every row once, with weight 1."""
     index, weight = np.asarray(folds.out_index), np.asarray(folds.out_weight)
     used = index[weight > 0]
-    if used.size != n_samples or not np.all(weight[weight > 0] == 1):
-        return None
-    return True if np.array_equal(np.sort(used), np.arange(n_samples)) else None
+    return bool(used.size == n_samples and np.all(weight[weight > 0] == 1)
+                and np.array_equal(np.sort(used), np.arange(n_samples)))
 
 
 def _rows(A, index, weight):

@@ -339,7 +339,11 @@ def _warm(solve_one, penalty, alphas, start):
 
 def _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight, fit_intercept):
     """A :class:`~jaxreg.solvers.Solution` holding the solvers' start for ``init=None``:
-    zero coefficients and the best intercept of the null model."""
+    zero coefficients and the best intercept of the null model.
+
+    Its structure is read off the solver (:func:`jax.eval_shape`, no
+    computation): the absolute/quantile solvers' solutions also carry their
+    dual point, which the scan's carry must hold too."""
     shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
     start = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     if X is None:       # Gram form: coordinate descent reads only `coef` from init

@@ -68,8 +68,10 @@ def test_fold_gram_statistics_equal_direct_statistics(fit_intercept, backend, we
     splits = crossval.kfold(n, 3)
     if weighting == "unit_uncovered":              # the last 7 rows trained on by no fold:
         splits = [(train[train < n - 7], test) for train, test in splits]   # blocks overlap
-        assert crossval._partition(crossval.make_folds(splits, n, None, X.dtype), n) is None
+        assert not crossval._partition(crossval.make_folds(splits, n, None, X.dtype), n)
     folds = crossval.make_folds(splits, n, weights, X.dtype)
+    if weighting == "unit":                        # KFold: the blocks partition the rows
+        assert crossval._partition(folds, n)
     weights = np.ones(n) if weights is None else weights
     xp = np if backend == "numpy" else jnp
     given = None if weighting != "weighted" else weights
