@@ -294,10 +294,10 @@ def test_auto_mode_and_precomputed_gram(rng):
 @pytest.mark.parametrize("penalty", [
     penalties.L1(0.05), penalties.L1(0.05, positive=True), penalties.ElasticNetPenalty(0.05, 0.4),
     penalties.WeightedL1(np.linspace(0.0, 0.1, 37))], ids=["l1", "l1+", "enet", "weighted"])
-def test_gram_block_sweep_is_cyclic_coordinate_descent(penalty, rng):
-    """The blocked Gram sweep gives exactly the iterates of one-coordinate-at-a-time
-    cyclic CD (a NumPy loop here), for a working-set order whose size is not a
-    multiple of the block."""
+def test_gram_sweep_is_cyclic_coordinate_descent(penalty, rng):
+    """The Gram form's sweep gives exactly the iterates of one-coordinate-at-a-time
+    cyclic CD (a NumPy loop here) over a working-set prefix of a permuted order,
+    and keeps q = G w."""
     from jaxreg.solvers import cd as cd_module
 
     p = 37
@@ -306,9 +306,10 @@ def test_gram_block_sweep_is_cyclic_coordinate_descent(penalty, rng):
     w = rng.standard_normal(p) * (rng.uniform(size=p) < 0.5)
     order = rng.permutation(p).astype(np.int32)
     size = 29
-    out, q = cd_module._gram_block_sweep(penalty, jnp.asarray(G), jnp.asarray(c),
-                                         1.0 / jnp.diagonal(G), jnp.asarray(w),
-                                         jnp.asarray(G @ w), jnp.asarray(order), jnp.int32(size))
+    stats = cd_module.GramStatistics(jnp.asarray(G), jnp.asarray(c), jnp.asarray(1.0),
+                                     jnp.zeros(p), jnp.asarray(0.0))
+    sweep, _, _, q0 = cd_module._gram_form(stats, penalty, None, jnp.asarray(w))
+    out, q = sweep(jnp.asarray(w), q0, jnp.asarray(order), jnp.int32(size))
     spec = spec_of(penalty) if not isinstance(penalty, penalties.WeightedL1) else None
     expected = w.copy()
     for j in order[:size]:
@@ -457,10 +458,10 @@ def test_float32(mode, rng):
 
 
 @pytest.mark.parametrize("working_set", [True, False], ids=["working_set", "all"])
-def test_blocked_gram_form_matches_sklearn(working_set, rng):
-    """Above 256 features the Gram form sweeps in blocks of 16 (here 264 features:
-    17 blocks, the last one partial, or working sets of any size); same answer as
-    scikit-learn and as the residual form."""
+def test_gram_form_with_and_without_working_sets_matches_sklearn(working_set, rng):
+    """The Gram form with working sets (forced on; "auto" uses them above 1000
+    features) and without: same answer as scikit-learn and as the residual form
+    (264 features, correlated, weighted)."""
     from _problems import make_regression_problem
 
     X, y = make_regression_problem(rng, 300, 264, correlation=0.5)

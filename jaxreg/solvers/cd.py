@@ -34,8 +34,9 @@ centred column (a column that is constant after centring keeps
   makes (a column of a row-major ``X`` is ~20x slower to read on CPU); an update
   costs O(n). Centring is applied on the fly, so ``X`` is never copied centred.
 
-Both skip the O(p) or O(n) rank-one update when a coordinate does not move
-(most of them, for a sparse solution).
+Both sweep only a working set (the non-zero coordinates and the worst KKT
+violators) between two gap checks, when there are more than 100 features
+(residual form) or 1000 (Gram form).
 """
 
 from __future__ import annotations
@@ -66,8 +67,17 @@ _GRAM_MAX_FEATURES = 500
 # working-set sweep), and float64 drifts ~1e8 times less than float32.
 _REFRESH_EPOCHS = {4: 16, 8: 256}
 
-# Working sets: on above this many features; grown by at least this many.
+# Working sets: on above this many features (residual form) or above the
+# second number (Gram form); grown by at least _WORKING_SET_MIN. In the Gram
+# form a full sweep of p coordinates costs about p rank-one updates of length
+# p, and choosing a working set at every gap check (a bisection over p
+# priorities, a prefix sum, a scatter) cost more than it saved: measured on
+# BENCHMARKS.md (d) (p = 200) the path's sweeps took 11 ms with working sets
+# and 6 ms without (the iterates are the same: a coordinate outside the set
+# does not move), equal times on (b) (p = 1000), and the compiled program is
+# smaller (0.5 s less compile time).
 _WORKING_SET_MIN_FEATURES = 100
+_GRAM_WORKING_SET_MIN_FEATURES = 1000
 _WORKING_SET_MIN = 10
 
 
@@ -368,7 +378,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         coordinates and the worst KKT violators (at most as many as are
         non-zero, or 10), re-chosen at every check from the correlations the
         gap needs anyway. "auto": on for L1-type penalties with more than
-        100 features. The stopping test is unchanged (the gap over all
+        100 features in the residual form, more than 1000 in the Gram form
+        (below, choosing the set costs more than the sweep it saves). The stopping test is unchanged (the gap over all
         coordinates).
 
     anderson : int, default=0
@@ -468,7 +479,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
 
     refresh = _REFRESH_EPOCHS.get(jnp.dtype(dtype).itemsize, 16)
     use_working_set = (working_set is True or (
-        working_set == "auto" and p > _WORKING_SET_MIN_FEATURES
+        working_set == "auto"
+        and p > (_GRAM_WORKING_SET_MIN_FEATURES if mode == "gram" else _WORKING_SET_MIN_FEATURES)
         and not isinstance(penalty, _penalties.L2)))
 
     if mode == "gram":
@@ -553,30 +565,13 @@ def _if(pred, compute, default):
                           (pred, default))[1]
 
 
-def _skip_if_zero(delta, apply, aux):
-    """``apply(aux)`` unless ``delta == 0`` (a real branch unless batched).
-
-    A plain :func:`jax.lax.cond`: ``apply`` closes over per-coordinate data
-    only (batched anyway under vmap), and a one-pass loop (:func:`_if`) cost
-    more per coordinate.
-    """
-    return lax.cond(delta != 0, apply, lambda a: a, aux)
-
-
 def _gram_form(stats, penalty, mask, coef0):
     """Sweep, cheap gap (and v), exact gap and start of the Gram form (carry q = G w)."""
     G, c, yy = stats.gram, stats.xty, stats.yty
     steps = _steps(jnp.diagonal(G), stats.x_mean)
 
-    def update(j, old, q):
-        w_j = _coordinate_step(penalty, j, old, q[j] - c[j], steps[j])
-        delta, row = w_j - old, G[j]
-        return w_j, _skip_if_zero(delta, lambda q: q + delta * row, q)
-
     def sweep(w, q, order, size):
-        if w.shape[0] <= _GRAM_BLOCK_MIN_FEATURES:
-            return _sweep(update, w, q, order, size)
-        return _gram_block_sweep(penalty, G, c, steps, w, q, order, size)
+        return _gram_sweep(penalty, G, c, steps, w, q, order, size)
 
     project = None if mask is None else _gram_projector(G, mask)
 
@@ -602,54 +597,41 @@ def _gram_form(stats, penalty, mask, coef0):
     return sweep, gap, exact, G @ coef0
 
 
-# Coordinates per block of the Gram form's sweep (see _gram_block_sweep), used
-# above this many features. Below, one coordinate at a time: 2x faster on the
-# 442 x 10 diabetes path, and at p = 128 (a padded, ill-conditioned 20 x 80
-# fit at tol 1e-15) the blocked sweep's round-off stalled the gap at 3.5e-15
-# P_null, above that tolerance; the per-coordinate sweep reached it.
-_GRAM_BLOCK = 16
-_GRAM_BLOCK_MIN_FEATURES = 256
+def _gram_sweep(penalty, G, c, steps, w, q, order, size):
+    r"""One cyclic pass over ``order[:size]`` in the Gram form, keeping :math:`q = G w`.
 
+    The coordinate update is that of :func:`_sweep`, with two changes that
+    matter on CPU, where each pass over ``q`` costs as much as reading a row
+    of ``G``:
 
-def _gram_block_sweep(penalty, G, c, steps, w, q, order, size, block=_GRAM_BLOCK):
-    r"""One cyclic pass over ``order[:size]`` in the Gram form, ``block`` coordinates at a time.
+    - no branch on "the coordinate did not move": a :func:`jax.lax.cond`
+      made XLA copy ``q`` at every coordinate (the branch's operand aliases
+      the loop carry), and most swept coordinates move anyway (the working
+      set holds the non-zero ones);
+    - the gradient :math:`q_j - c_j` of the next coordinate is read right
+      after the rank-one update :math:`q \mathrel{+}= \delta_j G_{j,:}`
+      and carried as a scalar, so that nothing else reads ``q`` and the
+      update is done in place (otherwise XLA copied ``q`` before it).
 
-    The iterates are those of plain cyclic coordinate descent: within a block
-    :math:`B` the gradients :math:`q_j - c_j` are kept exact by the small
-    update :math:`q_B \mathrel{+}= G_{BB}\,\delta_B` after each coordinate,
-    and the rest of :math:`q = G w` gets one product
-    :math:`q \mathrel{+}= G_{B,:}^\top \delta_B` per block (skipped when no
-    coordinate of the block moved). One rank-one update of length ``p`` per
-    coordinate, as a loop in XLA, cost ~0.6 us at p = 1000 on CPU; the block
-    form reads the rows of ``G`` as one (block x p) product.
+    Measured on BENCHMARKS.md (b) (p = 1000): 0.64 -> 0.50 us per coordinate
+    for the second change; the first took the path's sweeps from 326 to 250 ms.
     """
     p = w.shape[0]
-    n_blocks = (size + block - 1) // block
-    padded = jnp.concatenate([order, jnp.zeros(block, order.dtype)])
-    offsets = jnp.arange(block)
 
-    def one_block(b, carry):
-        w, q = carry
-        start = b * block
-        valid = start + offsets < size
-        index = jnp.where(valid, lax.dynamic_slice(padded, (start,), (block,)), 0)
-        rows = G[index]                         # (block, p)
-        G_BB = rows[:, index]                   # (block, block)
-        w_B, g_B, t_B = w[index], q[index] - c[index], steps[index]
+    def gradient(q, i):
+        j = order[jnp.minimum(i, p - 1)]
+        return q[j] - c[j]
 
-        def one_coordinate(k, carry):
-            delta, dq = carry                   # (block,) moves so far; G_BB delta
-            new = _coordinate_step(penalty, index[k], w_B[k], g_B[k] + dq[k], t_B[k])
-            step = jnp.where(valid[k], new - w_B[k], 0.0)
-            return delta.at[k].set(step), dq + step * G_BB[k]
+    def body(i, carry):
+        new, q, g = carry                       # g = q_j - c_j for j = order[i]
+        j = order[i]
+        w_j = _coordinate_step(penalty, j, w[j], g, steps[j])
+        q = q + (w_j - w[j]) * G[j]
+        return new.at[i].set(w_j), q, gradient(q, i + 1)
 
-        zero = jnp.zeros(block, w.dtype)
-        delta, _ = lax.fori_loop(0, block, one_coordinate, (zero, zero))
-        q = lax.cond(jnp.any(delta != 0), lambda q: q + delta @ rows, lambda q: q, q)
-        w = w.at[jnp.where(valid, index, p)].add(delta, mode="drop")
-        return w, q
-
-    return lax.fori_loop(0, n_blocks, one_block, (w, q))
+    new, q, _ = lax.fori_loop(0, size, body, (jnp.zeros_like(w), q, gradient(q, 0)))
+    index = jnp.where(jnp.arange(p) < size, order, p)      # p: out of range, dropped
+    return w.at[index].set(new, mode="drop"), q
 
 
 def _gram_projector(G, mask):
