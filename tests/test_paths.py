@@ -194,6 +194,49 @@ def test_lasso_path_hits_the_lars_breakpoints():
     np.testing.assert_allclose(coefs, lars_coefs[:, 1:-1], rtol=0, atol=1e-6 * scale)
 
 
+def test_secant_prediction_is_exact_on_an_affine_piece():
+    """With an orthonormal design the lasso solution is soft-thresholding,
+    w(alpha) = sign(c) max(|c| - alpha, 0), affine in alpha on each piece: the
+    secant prediction from two points of a piece is the solution at the third;
+    a coordinate predicted to cross zero, or already zero, starts at zero."""
+    c = np.array([3.0, -2.0, 0.5, 0.9])
+    solution = lambda alpha: np.sign(c) * np.maximum(np.abs(c) - alpha, 0.0)   # noqa: E731
+    a0, a1, a2 = 1.0, 0.8, 0.6
+    w0, w1 = solution(a0), solution(a1)            # [2, -1, 0, 0], [2.2, -1.2, 0, 0.1]
+    guess = paths._predict(jnp.asarray(w1), jnp.asarray(w0), a2, a1, a0, jnp.asarray(True))
+    # Coordinates 0-2 stay on one affine piece: exact. Coordinate 3 entered
+    # between a0 and a1 (a kink): its secant 0.1 + 1 x (0.1 - 0) = 0.2 falls
+    # short of 0.3, and coordinate descent does the rest.
+    np.testing.assert_allclose(guess[:3], solution(a2)[:3], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(guess[3], 0.2, rtol=1e-14)
+    crossing = paths._predict(jnp.asarray([0.1, 0.0]), jnp.asarray([0.5, 0.3]), 0.4, 0.8, 1.2,
+                              jnp.asarray(True))
+    np.testing.assert_array_equal(crossing, [0.0, 0.0])
+    first = paths._predict(jnp.asarray(w1), jnp.asarray(w0), a2, a1, a0, jnp.asarray(False))
+    np.testing.assert_array_equal(first, w1)
+
+
+def test_warm_path_with_secant_starts_needs_fewer_epochs_same_answer():
+    """The secant start changes the number of epochs, not the certified answer."""
+    X, y = _centred_diabetes()
+    problem = (X, y, losses.SquaredLoss(), penalties.L1(1.0))
+    alphas = np.asarray(paths.alpha_grid(*problem, n_alphas=30, fit_intercept=False))
+    solver, options = paths.choose_path_solver(X, y, losses.SquaredLoss(), penalties.L1(1.0))
+    runs = {}
+    for extrapolate in (False, True):
+        solve_one = paths._solver_call(solver, None, None, losses.SquaredLoss(), None, False,
+                                       1e-10, tuple(options.items()),
+                                       paths._numpy_gram(X, y, None, False))
+        start = paths._default_start(solve_one, penalties.L1(1.0), jnp.asarray(alphas), None,
+                                     None, losses.SquaredLoss(), None, False)
+        runs[extrapolate] = paths._warm(solve_one, penalties.L1(1.0), jnp.asarray(alphas), start,
+                                        extrapolate=extrapolate)
+    plain, secant = runs[False], runs[True]
+    assert bool(plain.converged.all()) and bool(secant.converged.all())
+    assert int(secant.n_iter.sum()) < 0.8 * int(plain.n_iter.sum())
+    np.testing.assert_allclose(secant.coef, plain.coef, rtol=0, atol=1e-6 * np.abs(plain.coef).max())
+
+
 def test_lasso_path_return_n_iter_and_multi_output_shape(rng):
     X, y = _centred_diabetes()
     out = jaxreg.lasso_path(X, y, n_alphas=5, return_n_iter=True)
@@ -354,16 +397,42 @@ def test_bad_path_arguments(kwargs, match, rng):
 
 def test_bad_path_data_and_family(rng):
     X, y = PROBLEM_SHAPES["tall"](rng)
+    # float64 NumPy X with the squared loss: checked on X^T X (Gram form),
+    # then in full for the message; a JAX array and the logistic loss: in full.
     X_nan = X.copy()
     X_nan[2, 3] = np.nan
-    with pytest.raises(ValueError, match="non-finite"):
-        jaxreg.path(X_nan, y, losses.SquaredLoss(), penalties.L1(1.0))
+    for data, loss in [(X_nan, losses.SquaredLoss()), (jnp.asarray(X_nan), losses.SquaredLoss()),
+                       (X_nan, losses.LogisticLoss())]:
+        with pytest.raises(ValueError, match=r"non-finite value \(first at row 2, column 3"):
+            jaxreg.path(data, y if loss.__class__ is losses.SquaredLoss else np.sign(y) + (y == 0),
+                        loss, penalties.L1(1.0))
+    X_inf = X.copy()
+    X_inf[5, 0] = -np.inf
+    with pytest.raises(ValueError, match="row 5, column 0"):
+        jaxreg.path(X_inf, y, losses.SquaredLoss(), penalties.L1(1.0))
+    with pytest.raises(ValueError, match="overflows float64"):
+        jaxreg.path(X * 1e160, y, losses.SquaredLoss(), penalties.L1(1.0))
     with pytest.raises(ValueError, match="rows"):
         jaxreg.path(X, y[:-1], losses.SquaredLoss(), penalties.L1(1.0))
     with pytest.raises(ValueError, match="penalty family"):
         jaxreg.path(X, y, losses.SquaredLoss(), None)
     with pytest.raises(ValueError, match="zero weights"):
         jaxreg.alpha_max(X, y, losses.SquaredLoss(), penalties.WeightedL1(np.r_[0.0, np.ones(14)]))
+
+
+@pytest.mark.parametrize("penalty", [penalties.L1(1.0), penalties.ElasticNetPenalty(1.0, 0.3),
+                                     penalties.WeightedL1(np.linspace(0.5, 2.0, 15))],
+                         ids=["l1", "enet", "weighted"])
+def test_default_grid_from_the_gram_statistics_equals_alpha_grid(penalty, rng):
+    """path() on NumPy float64 data reads alpha_max off X^T S y (no pass over X
+    in JAX): the same grid as alpha_grid, with and without sample weights."""
+    X, y = PROBLEM_SHAPES["tall"](rng)
+    for sample_weight in (None, rng.uniform(0.5, 2.0, X.shape[0])):
+        got = jaxreg.path(X, y, losses.SquaredLoss(), penalty, n_alphas=4, eps=1e-2,
+                          sample_weight=sample_weight).alphas
+        expected = paths.alpha_grid(jnp.asarray(X), y, losses.SquaredLoss(), penalty, n_alphas=4,
+                                    eps=1e-2, sample_weight=sample_weight)
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
 
 
 def test_core_imports_no_scikit_learn():
