@@ -475,3 +475,15 @@ def test_gram_form_with_and_without_working_sets_matches_sklearn(working_set, rn
     np.testing.assert_allclose(gram.coef, w, rtol=0, atol=1e-6 * scale)
     np.testing.assert_allclose(gram.coef, residual.coef, rtol=0, atol=1e-6 * scale)
     np.testing.assert_allclose(gram.intercept, b, rtol=1e-8, atol=1e-8)
+
+
+def test_unrolled_spd_solve_matches_numpy(rng):
+    """Anderson's small system: the unrolled Cholesky solve equals LAPACK's."""
+    from jaxreg.solvers import cd as cd_module
+
+    for K in (1, 3, 5):
+        A = rng.standard_normal((K, K + 2))
+        M = A @ A.T + 1e-3 * np.eye(K)
+        b = rng.standard_normal(K)
+        np.testing.assert_allclose(cd_module._unrolled_spd_solve(jnp.asarray(M), jnp.asarray(b)),
+                                   np.linalg.solve(M, b), rtol=1e-10)
