@@ -233,7 +233,6 @@ class _State(NamedTuple):
     warm: jax.Array         # () bool: still on the warm start (not yet abandoned)
     w0: jax.Array | None    # (p,) the starting beta, for a cold restart (None: no warm start)
     b0: jax.Array | None    # ()
-    cold: _Start | None     # the cold start from (w0, b0)
 
 
 def interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, init=None,
@@ -510,11 +509,14 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
         if warm is None:    # a cold start only: nothing to abandon
             return new
         abandon = st.warm & (stalled | ((st.n_iter == 0) & (jnp.maximum(ap, ad) < _WARM_MIN_STEP)))
-        restart = new._replace(w=st.w0, b=st.b0, u=st.cold.u, v=st.cold.v, d=st.cold.d,
-                               zu=st.cold.zu, zv=st.cold.zv, stalled=jnp.zeros((), bool),
-                               best_iter=st.n_iter + 1)
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(abandon, a, b), restart, new)
-        return new._replace(warm=st.warm & ~abandon)
+
+        def restart(new):
+            return new._replace(w=st.w0, b=st.b0, **cold_start(st.w0, st.b0)._asdict(),
+                                stalled=jnp.zeros((), bool), best_iter=st.n_iter + 1,
+                                warm=jnp.zeros((), bool))
+
+        # A cond, not a select: on CPU the restart is computed only when taken.
+        return lax.cond(abandon, restart, lambda new: new, new)
 
     def cond(st):
         return (st.n_iter < max_iter) & (st.best_gap > tol * scale) & ~st.stalled
@@ -526,6 +528,18 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
     # central path at mu0 = _WARM_MU * F(beta0) (`_central_start`); a warm
     # start that does not move (first step below _WARM_MIN_STEP) or stalls is
     # replaced by the cold start from the same beta0 (`body`).
+    def cold_start(w, b, r=None):
+        r = y_tilde - _forward(prog, w, b, with_rows) if r is None else r
+        u = jnp.maximum(r, 0.0)
+        v = jnp.maximum(-r, 0.0)
+        products = jnp.sum(jnp.where(active, u * h + v * g, 0.0))
+        shift = 0.5 * products / jnp.maximum(jnp.sum(jnp.where(active, h + g, 0.0)),
+                                             jnp.finfo(dtype).tiny)
+        spread = jnp.sum(jnp.where(active, jnp.abs(r), 0.0)) / n_active
+        shift = jnp.maximum(shift, 1e-3 * spread + jnp.finfo(dtype).tiny)
+        return _Start(jnp.where(active, u + shift, one), jnp.where(active, v + shift, one),
+                      jnp.zeros_like(h), jnp.where(active, h, one), jnp.where(active, g, one))
+
     def lsq_start():
         lsq = _program_lsq(prog, s, with_rows, fit_intercept)
         return lsq[:p], (lsq[p] if fit_intercept else jnp.zeros((), dtype))
@@ -548,15 +562,7 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
         use_warm = jnp.asarray(warm, bool)
         w0, b0 = lax.cond(use_warm, init_start, lsq_start)
     r0 = y_tilde - _forward(prog, w0, b0, with_rows)
-    u0 = jnp.maximum(r0, 0.0)
-    v0 = jnp.maximum(-r0, 0.0)
-    products = jnp.sum(jnp.where(active, u0 * h + v0 * g, 0.0))
-    shift = 0.5 * products / jnp.maximum(jnp.sum(jnp.where(active, h + g, 0.0)),
-                                         jnp.finfo(dtype).tiny)
-    spread = jnp.sum(jnp.where(active, jnp.abs(r0), 0.0)) / n_active
-    shift = jnp.maximum(shift, 1e-3 * spread + jnp.finfo(dtype).tiny)
-    cold = _Start(jnp.where(active, u0 + shift, one), jnp.where(active, v0 + shift, one),
-                  jnp.zeros_like(h), jnp.where(active, h, one), jnp.where(active, g, one))
+    cold = cold_start(w0, b0, r0)
     if warm is None:
         first = cold
     else:
@@ -568,7 +574,7 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
     # certificate in the compiled program, not two (each costs ~1 s to compile).
     start = _State(w0, b0, *first, jnp.zeros((), jnp.int32), jnp.zeros((), bool),
                    w0, b0, first.d[:n], jnp.asarray(jnp.inf, dtype), jnp.zeros((), jnp.int32),
-                   *((use_warm, None, None, None) if warm is None else (use_warm, w0, b0, cold)))
+                   use_warm, *((None, None) if warm is None else (w0, b0)))
     out = lax.while_loop(cond, body, start)
     w, gap = out.best_w, out.best_gap
     if with_rows:
