@@ -7,8 +7,11 @@ Problems (seeded): Gaussian X with a unit intercept, y = X w + t(3) noise plus
 
 - ``single_20000x20`` and ``single_200000x50``: one fit at tau = 0.5, no penalty;
 - ``process_20000x20``: the 19-quantile process tau = 0.05, 0.10, ..., 0.95:
-  jaxreg batched over tau in one call (``jax.vmap``), jaxreg as 19 sequential
-  calls (one compiled program), and 19 statsmodels fits.
+  ``jaxreg.quantile_process`` (one compiled call; its CPU strategy, a warm
+  ``lax.scan`` over tau from the median outwards), jaxreg batched over tau in
+  one call (``jax.vmap`` of ``jaxreg.solve``), jaxreg as 19 sequential calls
+  (one compiled program), and 19 statsmodels fits. Each jaxreg row also
+  reports its total number of Newton steps.
 
 Answers are checked first: every method's objective
 :math:`\frac1n\sum_i\rho_\tau(y_i - x_i^\top w - b)` is compared with that of
@@ -29,8 +32,12 @@ RSS). jaxreg's compile time is reported apart; its times are medians of
 ``--repeats`` runs, the peers' (seconds to minutes each) single runs.
 
     python benchmarks/bench_quantile.py [--repeats 3] [--highs-timeout 240]
+        [--problems process_20000x20 ...]
 
-Writes ``benchmarks/results/cpu/bench_quantile.json``.
+Writes ``benchmarks/results/cpu/bench_quantile.json`` (all problems, ~15
+minutes) or, with ``--problems``, ``bench_quantile_<problems>.json`` (e.g.
+``bench_quantile_process_20000x20.json``, ~6 minutes: statsmodels' 19 fits
+and the three HiGHS reference fits).
 """
 
 from __future__ import annotations
@@ -129,7 +136,53 @@ def _timed(fit, repeats):
     return statistics.median(times), result, traced, rss
 
 
+def interleaved(problem, repeats):
+    """The three jaxreg ways to the process timed round-robin in one process:
+    under a load that changes over minutes (a shared 2-core machine), each
+    round's ratios compare runs taken seconds apart."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    import jaxreg
+
+    n, p = PROBLEMS[problem]
+    X, y = make_problem(n, p)
+    Xj, yj, tau_arg = jnp.asarray(X), jnp.asarray(y), jnp.asarray(QUANTILES)
+
+    def one(X, y, tau):
+        return jaxreg.solve(X, y, jaxreg.QuantileLoss(tau), None, tol=TOL)
+
+    single = jax.jit(one).lower(Xj, yj, jnp.asarray(0.5)).compile()
+    batched = jax.jit(jax.vmap(one, in_axes=(None, None, 0))).lower(Xj, yj, tau_arg).compile()
+    fits = {
+        "jaxreg_process": lambda: jax.block_until_ready(jaxreg.quantile_process(
+            Xj, yj, tau_arg, strategy="warm", tol=TOL)),
+        "jaxreg_sequential": lambda: [jax.block_until_ready(single(Xj, yj, jnp.asarray(t)))
+                                      for t in QUANTILES],
+        "jaxreg_batched": lambda: jax.block_until_ready(batched(Xj, yj, tau_arg)),
+    }
+    times = {name: [] for name in fits}
+    for fit in fits.values():
+        fit()                               # compile / warm up
+    for _ in range(repeats):
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            fit()
+            times[name].append(time.perf_counter() - start)
+    base = times["jaxreg_process"]
+    out = dict(method="jaxreg_interleaved", problem=problem, rounds=repeats, times=times,
+               seconds={name: statistics.median(t) for name, t in times.items()},
+               ratio_over_process={name: statistics.median(a / b for a, b in zip(t, base))
+                                   for name, t in times.items()},
+               versions=dict(jax=jax.__version__, device=jax.devices()[0].device_kind))
+    print("RESULT " + json.dumps(out))
+
+
 def worker(method, problem, repeats):
+    if method == "jaxreg_interleaved":
+        return interleaved(problem, repeats)
     n, p = PROBLEMS[problem]
     X, y = make_problem(n, p)
     taus = QUANTILES if problem.startswith("process") else np.array([0.5])
@@ -149,7 +202,19 @@ def worker(method, problem, repeats):
 
         before = _peak_rss_mb()
         start = time.perf_counter()
-        if method == "jaxreg_batched":
+        if method == "jaxreg_process":
+            # The public function as a user calls it (checks included); its
+            # first call compiles, and compile_s is that call less a run.
+            tau_arg = jnp.asarray(taus)
+
+            def fit():
+                return jax.block_until_ready(jaxreg.quantile_process(
+                    Xj, yj, tau_arg, strategy="warm", tol=TOL))
+
+            fit()
+            first_call = time.perf_counter() - start
+            compiled = None
+        elif method == "jaxreg_batched":
             tau_arg = jnp.asarray(taus)
             compiled = jax.jit(jax.vmap(one, in_axes=(None, None, 0))).lower(Xj, yj, tau_arg).compile()
             fit = lambda: jax.block_until_ready(compiled(Xj, yj, tau_arg))  # noqa: E731
@@ -161,7 +226,7 @@ def worker(method, problem, repeats):
             else:
                 fit = lambda: jax.block_until_ready(compiled(Xj, yj, jnp.asarray(0.5)))  # noqa: E731
         out["compile_s"] = time.perf_counter() - start
-        analysis = compiled.memory_analysis()
+        analysis = compiled.memory_analysis() if compiled is not None else None
         if analysis is not None:
             # XLA's own account of the compiled program: inputs, outputs, scratch.
             out["xla_memory_mb"] = dict(
@@ -169,6 +234,11 @@ def worker(method, problem, repeats):
                 outputs=analysis.output_size_in_bytes / 2**20,
                 temporaries=analysis.temp_size_in_bytes / 2**20)
         seconds, result, traced, rss = _timed(fit, repeats)
+        if method == "jaxreg_process":
+            out["first_call_s"] = first_call
+            out["compile_s"] = first_call - seconds
+            result = jaxreg.Solution(result.coefs, result.intercepts, result.n_iter,
+                                     result.dual_gaps, result.converged)
         if method == "jaxreg_sequential":
             coefs = [np.asarray(s.coef) for s in result]
             intercepts = [float(s.intercept) for s in result]
@@ -184,6 +254,7 @@ def worker(method, problem, repeats):
             out["gap_over_objective"] = [float(g) / pinball(X, y, w, b, t)
                                          for g, w, b, t in zip(gaps, coefs, intercepts, taus)]
             out["converged"] = bool(np.all(np.asarray(result.converged)))
+        out["newton_steps"] = int(np.sum(out["n_iter"]))
         out["versions"] = dict(jax=jax.__version__,
                                device=jax.devices()[0].device_kind)
     elif method == "sklearn_highs":
@@ -257,16 +328,26 @@ def main():
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PROBLEM"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--highs-timeout", type=float, default=240.0)
-    parser.add_argument("--output", default=str(HERE / "results" / "cpu" / "bench_quantile.json"))
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS),
+                        help="run only these problems (default: all)")
+    parser.add_argument("--output", default=None,
+                        help="default: benchmarks/results/cpu/bench_quantile.json for all "
+                             "problems, bench_quantile_<problems>.json for a subset")
     args = parser.parse_args()
     if args.worker:
         return worker(*args.worker, args.repeats)
+    if args.output is None:
+        name = ("bench_quantile.json" if set(args.problems) == set(PROBLEMS)
+                else "bench_quantile_" + "_".join(args.problems) + ".json")
+        args.output = str(HERE / "results" / "cpu" / name)
 
     plan = [
         ("single_20000x20", ["jaxreg", "sklearn_highs", "statsmodels"]),
         ("single_200000x50", ["jaxreg", "sklearn_highs", "statsmodels"]),
-        ("process_20000x20", ["jaxreg_batched", "jaxreg_sequential", "statsmodels"]),
+        ("process_20000x20", ["jaxreg_process", "jaxreg_batched", "jaxreg_sequential",
+                              "statsmodels", "jaxreg_interleaved"]),
     ]
+    plan = [(problem, methods) for problem, methods in plan if problem in args.problems]
     results = {}
     for problem, methods in plan:
         print(f"{problem}:")
@@ -274,10 +355,12 @@ def main():
         for method in methods:
             # The peers run once (seconds to minutes each); jaxreg's median of repeats.
             repeats = args.repeats if method.startswith("jaxreg") else 1
+            if method == "jaxreg_interleaved":
+                repeats = max(args.repeats, 9)
             timeout = args.highs_timeout if method == "sklearn_highs" else 600.0
             results[problem][method] = run(method, problem, repeats, timeout)
     # The reference for the process: HiGHS at three quantiles.
-    process_reference = _process_reference()
+    process_reference = _process_reference() if "process_20000x20" in results else {}
     _check_and_report(results, process_reference)
     payload = dict(tol=TOL, quantiles=QUANTILES.tolist(), machine=platform.machine(),
                    processor=platform.processor(), cpus=os.cpu_count(),
@@ -309,13 +392,20 @@ def _check_and_report(results, process_reference):
     for problem, entries in results.items():
         if problem.startswith("process"):
             for method, entry in entries.items():
+                if method == "jaxreg_interleaved":
+                    continue
                 excess = []
                 for tau, f_ref in process_reference.items():
                     k = entry["taus"].index(tau)
                     excess.append((entry["objectives"][k] - f_ref) / f_ref)
                 entry["objective_excess_vs_highs"] = excess
+                entry["answer_ok"] = bool(max(excess) <= 1e-9 and entry.get("converged", True))
+                steps = (f"; {entry['newton_steps']} Newton steps in all"
+                         if "newton_steps" in entry else "")
                 print(f"  {problem} {method:18s} excess at tau=.05/.5/.95: "
-                      + " ".join(f"{e:+.1e}" for e in excess))
+                      + " ".join(f"{e:+.1e}" for e in excess)
+                      + ("" if entry["answer_ok"] else "  MISMATCH (> 1e-9 or not converged)")
+                      + steps)
             continue
         highs = entries.get("sklearn_highs", {})
         for method, entry in entries.items():
@@ -337,14 +427,23 @@ def _check_and_report(results, process_reference):
 
     print("\nTimes (median s), peak memory above the data (RSS MB / tracemalloc MB):")
     for problem, entries in results.items():
-        base = entries.get("jaxreg") or entries.get("jaxreg_batched")
+        base = entries.get("jaxreg") or entries.get("jaxreg_process")
         for method, entry in entries.items():
             if entry.get("timed_out"):
                 print(f"  {problem} {method:18s} > {entry['timeout_s']:.0f} s (timed out)")
                 continue
+            if method == "jaxreg_interleaved":
+                print(f"  {problem} round-robin in one process, {entry['rounds']} rounds "
+                      "(median s; median of the per-round ratios to jaxreg_process):")
+                for name, seconds in entry["seconds"].items():
+                    print(f"      {name:18s} {seconds:8.3f} s  x{entry['ratio_over_process'][name]:5.2f}")
+                continue
             ratio = entry["seconds"] / base["seconds"]
             compile_note = (f" (compile {entry['compile_s']:.2f} s)"
                             if "compile_s" in entry else "")
+            if "first_call_s" in entry:
+                compile_note = (f" (first call {entry['first_call_s']:.2f} s: compile "
+                                f"~{entry['compile_s']:.2f} s)")
             print(f"  {problem} {method:18s} {entry['seconds']:8.3f} s  x{ratio:6.1f} of jaxreg"
                   f"{compile_note}  RSS +{entry['peak_rss_mb']:.0f} MB, tracemalloc "
                   f"{entry['tracemalloc_mb']:.0f} MB (X is {entry['data_mb']:.0f} MB)"

@@ -14,6 +14,7 @@ from jaxreg.penalties import (L1, L2, ElasticNetPenalty, GroupLassoPenalty, NoPe
 from jaxreg.crossval import CVResult, cv
 from jaxreg.paths import (Path, alpha_grid, alpha_max, enet_path, lasso_path, path,
                           penalty_at)
+from jaxreg.quantiles import QuantileProcess, quantile_process
 from jaxreg.solvers import Solution
 from jaxreg.tuning import TuneResult, tune
 
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "solve", "Solution", "ConvergenceWarning", "choose_solver",
     "path", "Path", "alpha_max", "alpha_grid", "penalty_at", "lasso_path", "enet_path",
+    "quantile_process", "QuantileProcess",
     "cv", "CVResult", "estimators", "hypergrad", "tune", "TuneResult",
     "Lasso", "ElasticNet", "Ridge", "QuantileRegressor", "HuberRegressor",
     "LogisticRegression", "LassoCV", "ElasticNetCV", "RidgeCV", "LogisticRegressionCV",
