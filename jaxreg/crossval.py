@@ -201,10 +201,10 @@ def fold_gram_statistics(X, y, sample_weight, folds, fit_intercept, xp=jnp, with
             Xe, ye = X[rows], y[rows]
         unit = xp is np and bool(np.all(w == 1))      # no weighted copy of the rows
         Xe_w, ye_w = (Xe, ye) if unit else (Xe * xp.sqrt(w)[:, None], ye * xp.sqrt(w))
-        held_out.append((Xe_w.T @ Xe_w, Xe_w.T @ ye_w, xp.dot(ye_w, ye_w), w @ Xe,
+        held_out.append((xp.dot(Xe_w.T, Xe_w), xp.dot(Xe_w.T, ye_w), xp.dot(ye_w, ye_w), w @ Xe,
                          xp.dot(w, ye), xp.sum(w)))
     if not summed:
-        gram, xty, yty = Xs.T @ Xs, Xs.T @ ys, xp.dot(ys, ys)
+        gram, xty, yty = xp.dot(Xs.T, Xs), xp.dot(Xs.T, ys), xp.dot(ys, ys)
     else:
         # The held-out blocks partition the rows with unit weights (KFold):
         # the Gram of all rows is their sum, without another pass over X.

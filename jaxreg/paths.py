@@ -326,9 +326,13 @@ def _numpy_statistics(X, y, sample_weight, fit_intercept):
     else:
         x_mean, y_mean = np.zeros(X.shape[1], X.dtype), np.zeros((), X.dtype)
         Xc, yc = X, y
-    Xs = Xc * s[:, None] if sample_weight is not None else Xc
-    return _cd.GramStatistics(Xs.T @ Xc / n, Xs.T @ yc / n, np.dot(yc, s * yc) / n,
-                              x_mean, y_mean)
+    # (S^1/2 X)^T (S^1/2 X) with np.dot: NumPy runs BLAS's symmetric rank-k
+    # kernel when both operands are the same array; on a C-ordered X the
+    # matmul operator took 1.3-1.6x as long as np.dot (medians on BENCHMARKS.md
+    # (b) and (d)).
+    Xr = Xc * np.sqrt(s)[:, None] if sample_weight is not None else Xc
+    return _cd.GramStatistics(np.dot(Xr.T, Xr) / n, np.dot(Xc.T, s * yc) / n,
+                              np.dot(yc, s * yc) / n, x_mean, y_mean)
 
 
 def _solver_call(solver, X, y, loss, sample_weight, fit_intercept, tol, options, gram):

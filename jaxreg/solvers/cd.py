@@ -34,9 +34,9 @@ centred column (a column that is constant after centring keeps
   makes (a column of a row-major ``X`` is ~20x slower to read on CPU); an update
   costs O(n). Centring is applied on the fly, so ``X`` is never copied centred.
 
-Both sweep only a working set (the non-zero coordinates and the worst KKT
-violators) between two gap checks, when there are more than 100 features
-(residual form) or 1000 (Gram form).
+Both sweep only a working set between two gap checks: the non-zero
+coordinates and the worst KKT violators (residual form, above 100 features)
+or all of them (Gram form).
 """
 
 from __future__ import annotations
@@ -67,17 +67,17 @@ _GRAM_MAX_FEATURES = 500
 # working-set sweep), and float64 drifts ~1e8 times less than float32.
 _REFRESH_EPOCHS = {4: 16, 8: 256}
 
-# Working sets: on above this many features (residual form) or above the
-# second number (Gram form); grown by at least _WORKING_SET_MIN. In the Gram
-# form a full sweep of p coordinates costs about p rank-one updates of length
-# p, and choosing a working set at every gap check (a bisection over p
-# priorities, a prefix sum, a scatter) cost more than it saved: measured on
-# BENCHMARKS.md (d) (p = 200) the path's sweeps took 11 ms with working sets
-# and 6 ms without (the iterates are the same: a coordinate outside the set
-# does not move), equal times on (b) (p = 1000), and the compiled program is
-# smaller (0.5 s less compile time).
+# Working sets: in the residual form on above this many features, capped
+# (the non-zero coordinates and at most as many violators, at least
+# _WORKING_SET_MIN, chosen by a bisection); in the Gram form always, uncapped
+# (the non-zero coordinates and every violator). There a coordinate costs a
+# rank-one update of length p whether it moves or not, and the capped set's
+# bisection over p priorities at every gap check cost more than it saved:
+# measured on BENCHMARKS.md (d) (p = 200), the path's sweeps took 11 ms with
+# the capped set, 6 ms with none (same iterates: a coordinate outside the set
+# does not move) and 6 ms with the uncapped one; on (b) (p = 1000) 136 ms
+# with none, 129 ms capped, 100-127 ms uncapped.
 _WORKING_SET_MIN_FEATURES = 100
-_GRAM_WORKING_SET_MIN_FEATURES = 1000
 _WORKING_SET_MIN = 10
 
 
@@ -164,10 +164,13 @@ def _extrapolate(penalty, objective, recompute, history, aux_history, w, aux):
     return jnp.where(better, candidate, w), jnp.where(better, candidate_aux, aux)
 
 
-def _working_set(penalty, w, v, mask, minimum):
+def _working_set(penalty, w, v, mask, minimum, capped=True):
     """Coordinates to sweep next: the non-zero (and unpenalized) ones and the
     worst KKT violators, at most ``max(n_active, minimum)`` of them (the set
     at most doubles, as in celer and skglm), in index order, then the rest.
+    With ``capped=False``: all the violators (the Gram form, where a
+    coordinate costs O(p) either way and the cap's bisection cost more than
+    it saved).
 
     Only speed depends on it: the loop stops on the gap over all coordinates.
     The violators are those whose distance to the subdifferential reaches a
@@ -181,11 +184,14 @@ def _working_set(penalty, w, v, mask, minimum):
     if mask is not None:
         active = active | mask
     distance = jnp.where(active, 0.0, penalty.subdiff_distance(w, -v))
-    n_active = jnp.sum(active, dtype=jnp.int32)
-    n_violating = jnp.sum(distance > 0, dtype=jnp.int32)
-    grow = jnp.minimum(n_violating, jnp.maximum(n_active, minimum))
-    threshold = _top_threshold(distance, grow)
-    chosen = active | ((distance >= threshold) & (distance > 0) & (grow > 0))
+    if capped:
+        n_active = jnp.sum(active, dtype=jnp.int32)
+        n_violating = jnp.sum(distance > 0, dtype=jnp.int32)
+        grow = jnp.minimum(n_violating, jnp.maximum(n_active, minimum))
+        threshold = _top_threshold(distance, grow)
+        chosen = active | ((distance >= threshold) & (distance > 0) & (grow > 0))
+    else:
+        chosen = active | (distance > 0)
     first = jnp.cumsum(chosen, dtype=jnp.int32)
     size = first[-1]
     rest = size + jnp.arange(1, p + 1, dtype=jnp.int32) - first
@@ -377,9 +383,9 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         Sweep only a working set between two gap checks: the non-zero
         coordinates and the worst KKT violators (at most as many as are
         non-zero, or 10), re-chosen at every check from the correlations the
-        gap needs anyway. "auto": on for L1-type penalties with more than
-        100 features in the residual form, more than 1000 in the Gram form
-        (below, choosing the set costs more than the sweep it saves). The stopping test is unchanged (the gap over all
+        gap needs anyway; in the Gram form all the violators (no bisection
+        for the worst). "auto": on for L1-type penalties, in the residual
+        form above 100 features. The stopping test is unchanged (the gap over all
         coordinates).
 
     anderson : int, default=0
@@ -479,8 +485,7 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
 
     refresh = _REFRESH_EPOCHS.get(jnp.dtype(dtype).itemsize, 16)
     use_working_set = (working_set is True or (
-        working_set == "auto"
-        and p > (_GRAM_WORKING_SET_MIN_FEATURES if mode == "gram" else _WORKING_SET_MIN_FEATURES)
+        working_set == "auto" and (mode == "gram" or p > _WORKING_SET_MIN_FEATURES)
         and not isinstance(penalty, _penalties.L2)))
 
     if mode == "gram":
@@ -521,7 +526,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
             w, aux = lax.fori_loop(0, epochs, epoch, (c.coef, c.aux))
         n_iter = c.n_iter + epochs
         gap, v = cheap_gap(w, aux)
-        order, size = (_working_set(penalty, w, v, mask, _WORKING_SET_MIN)
+        order, size = (_working_set(penalty, w, v, mask, _WORKING_SET_MIN,
+                                    capped=mode == "residual")
                        if use_working_set else (c.order, c.size))
         # Confirm on a fresh `aux`: rank-one updates drift by round-off, and
         # the gap that stops the loop must be exact at w. Refresh it every
