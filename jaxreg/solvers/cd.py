@@ -34,9 +34,9 @@ centred column (a column that is constant after centring keeps
   makes (a column of a row-major ``X`` is ~20x slower to read on CPU); an update
   costs O(n). Centring is applied on the fly, so ``X`` is never copied centred.
 
-Both sweep only a working set between two gap checks: the non-zero
-coordinates and the worst KKT violators (residual form, above 100 features)
-or all of them (Gram form).
+Above 100 features both sweep only a working set between two gap checks:
+the non-zero coordinates and the worst KKT violators (residual form) or all
+of them (Gram form).
 """
 
 from __future__ import annotations
@@ -67,10 +67,11 @@ _GRAM_MAX_FEATURES = 500
 # working-set sweep), and float64 drifts ~1e8 times less than float32.
 _REFRESH_EPOCHS = {4: 16, 8: 256}
 
-# Working sets: in the residual form on above this many features, capped
+# Working sets: on above this many features; in the residual form capped
 # (the non-zero coordinates and at most as many violators, at least
-# _WORKING_SET_MIN, chosen by a bisection); in the Gram form always, uncapped
-# (the non-zero coordinates and every violator). There a coordinate costs a
+# _WORKING_SET_MIN, chosen by a bisection), in the Gram form uncapped
+# (the non-zero coordinates and every violator). Below, the set costs more
+# compile time (0.2-0.4 s on BENCHMARKS.md (a)) than it saves. There a coordinate costs a
 # rank-one update of length p whether it moves or not, and the capped set's
 # bisection over p priorities at every gap check cost more than it saved:
 # measured on BENCHMARKS.md (d) (p = 200), the path's sweeps took 11 ms with
@@ -384,8 +385,8 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
         coordinates and the worst KKT violators (at most as many as are
         non-zero, or 10), re-chosen at every check from the correlations the
         gap needs anyway; in the Gram form all the violators (no bisection
-        for the worst). "auto": on for L1-type penalties, in the residual
-        form above 100 features. The stopping test is unchanged (the gap over all
+        for the worst). "auto": on for L1-type penalties with more than
+        100 features. The stopping test is unchanged (the gap over all
         coordinates).
 
     anderson : int, default=0
@@ -485,7 +486,7 @@ def coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample_weight
 
     refresh = _REFRESH_EPOCHS.get(jnp.dtype(dtype).itemsize, 16)
     use_working_set = (working_set is True or (
-        working_set == "auto" and (mode == "gram" or p > _WORKING_SET_MIN_FEATURES)
+        working_set == "auto" and p > _WORKING_SET_MIN_FEATURES
         and not isinstance(penalty, _penalties.L2)))
 
     if mode == "gram":
