@@ -151,6 +151,26 @@ def test_a_far_warm_start_falls_back_to_the_cold_start(data):
     assert bool(near.converged) and int(near.n_iter) < int(sol.n_iter)
 
 
+def test_a_stalling_warm_start_restarts_from_least_squares():
+    """init = 0 at the 0.95 quantile of bench_quantile's 20000 x 20 problem (t(3)
+    noise, 5 % gross outliers): the central-path start from 0 stalls, and so did
+    the cold heuristic from 0 (gap 0.24, not converged, before the restart was
+    made to start from least squares): the restart must reach the optimum."""
+    rng = np.random.default_rng(0)
+    n, p = 20000, 20
+    X = rng.standard_normal((n, p))
+    y = X @ rng.standard_normal(p) + 1.0 + rng.standard_t(3, n)
+    bad = rng.random(n) < 0.05
+    y[bad] += rng.choice([-1.0, 1.0], bad.sum()) * rng.uniform(20, 50, bad.sum())
+    loss = jaxreg.QuantileLoss(0.95)
+    cold = interior_point(X, y, loss, None, tol=TOL)
+    warm = interior_point(X, y, loss, None, init=np.zeros(p), tol=TOL)
+    assert bool(cold.converged) and bool(warm.converged)
+    np.testing.assert_allclose(pinball_objective(X, y, warm.coef, warm.intercept, 0.95),
+                               pinball_objective(X, y, cold.coef, cold.intercept, 0.95),
+                               rtol=1e-9)
+
+
 @pytest.mark.parametrize(("quantiles", "message"), [
     ([0.5, 1.0], r"open interval \(0, 1\); got 1.0 \(at position 1\)"),
     ([0.0], r"open interval \(0, 1\); got 0.0"),
