@@ -35,6 +35,21 @@ class ConvergenceWarning(UserWarning):
     """A solver stopped on ``max_iter`` before its duality gap reached ``tol``."""
 
 
+def warn_unconverged_grid(converged, gaps, grid, tol, name, *, label, noun, advice):
+    """One :class:`ConvergenceWarning` for a grid of solutions (a path, a
+    quantile process) some of which did not converge: how many, and the worst
+    gap with the grid value (``label``) where it was reached."""
+    converged = np.asarray(converged)
+    if converged.all():
+        return
+    gaps = np.asarray(gaps)
+    worst = int(np.argmax(np.where(converged, -np.inf, gaps)))
+    warnings.warn(
+        f"{name}: {int((~converged).sum())} of {converged.size} {noun} did not converge; "
+        f"worst duality gap {gaps[worst]:.3e} at {label}={float(np.asarray(grid)[worst]):.4g} "
+        f"(tol {float(tol):.1e} x P_null). {advice}", ConvergenceWarning, stacklevel=4)
+
+
 def _solver_function(name):
     module, function = SOLVERS[name]
     return getattr(importlib.import_module(f"jaxreg.solvers.{module}"), function)

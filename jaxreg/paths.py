@@ -41,7 +41,6 @@ as scikit-learn does; XLA's float64 product is ~2x slower on CPU).
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -660,15 +659,9 @@ def _check_finite(X, gram):
 
 
 def _warn_unconverged(result, tol, name):
-    converged = np.asarray(result.converged)
-    if not converged.all():
-        gaps = np.asarray(result.dual_gaps)
-        worst = int(np.argmax(np.where(converged, -np.inf, gaps)))
-        warnings.warn(
-            f"{name}: {int((~converged).sum())} of {converged.size} points did not converge; "
-            f"worst duality gap {gaps[worst]:.3e} at alpha={float(np.asarray(result.alphas)[worst]):.4g} "
-            f"(tol {float(tol):.1e} x P_null). Increase max_iter or use a larger eps.",
-            _solve.ConvergenceWarning, stacklevel=3)
+    _solve.warn_unconverged_grid(result.converged, result.dual_gaps, result.alphas, tol, name,
+                                 label="alpha", noun="points",
+                                 advice="Increase max_iter or use a larger eps.")
 
 
 # --------------------------------------------------------------------------

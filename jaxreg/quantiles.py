@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import warnings
 from typing import NamedTuple
 
 import jax
@@ -289,13 +288,6 @@ def quantile_process(X, y, quantiles, *, penalty=None, fit_intercept=True, sampl
 
 
 def _warn_unconverged(result, tol):
-    converged = np.asarray(result.converged)
-    if not converged.all():
-        gaps = np.asarray(result.dual_gaps)
-        worst = int(np.argmax(np.where(converged, -np.inf, gaps)))
-        warnings.warn(
-            f"jaxreg.quantile_process: {int((~converged).sum())} of {converged.size} quantiles "
-            f"did not converge; worst duality gap {gaps[worst]:.3e} at "
-            f"quantile={float(np.asarray(result.quantiles)[worst]):.4g} (tol {float(tol):.1e} "
-            "x P_null). Increase max_iter or standardise X.",
-            _solve.ConvergenceWarning, stacklevel=3)
+    _solve.warn_unconverged_grid(result.converged, result.dual_gaps, result.quantiles, tol,
+                                 "jaxreg.quantile_process", label="quantile", noun="quantiles",
+                                 advice="Increase max_iter or standardise X.")
