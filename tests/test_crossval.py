@@ -1,7 +1,6 @@
 """K-fold cross-validation: agreement with scikit-learn's LassoCV / ElasticNetCV,
 fold Gram statistics, folds, the 1se rule and errors."""
 
-import warnings
 
 import jax
 import jax.numpy as jnp

@@ -16,7 +16,7 @@ import pytest
 import jaxreg
 from jaxreg import losses, penalties
 
-from _problems import CLASSIFICATION_SHAPES, PROBLEM_SHAPES, make_outlier_problem
+from _problems import CLASSIFICATION_SHAPES, PROBLEM_SHAPES
 from _references import null_objective, numpy_duality_gap, objective, reference_solution
 
 SMOOTH_TOL = 1e-14  # coefficient errors scale like sqrt(gap / strong convexity)
