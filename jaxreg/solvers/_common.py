@@ -138,15 +138,27 @@ def datafit_grad(problem, loss, z):
 # --------------------------------------------------------------------------
 
 
-def _weighted_quantile(values, s, quantile):
-    """Smallest ``v`` with weight of ``{values <= v}`` at least ``quantile * sum(s)``.
+def _weighted_quantile(values, s, quantile, steps=64):
+    """Smallest ``v`` among ``values`` with weight of ``{values <= v}`` at least
+    ``quantile * sum(s)``.
 
-    It minimises :math:`\\sum_i s_i \\rho_\\tau(v_i - b)` over ``b``.
+    It minimises :math:`\\sum_i s_i \\rho_\\tau(v_i - b)` over ``b``. Found by
+    bisection on :math:`[\\min v, \\max v]` (the weight below ``b`` is
+    non-decreasing in ``b``), then snapped to the largest value at or below
+    the bracket's upper end, so that it is one of ``values`` (and its
+    derivative is that value's). Each halving costs O(n): at n = 20000 on CPU
+    0.5 ms against 7-10 ms for sorting ``values`` with XLA.
     """
-    order = jnp.argsort(values)
-    cumulative = jnp.cumsum(s[order])
-    k = jnp.searchsorted(cumulative, quantile * cumulative[-1] * (1 - 1e-12))
-    return values[order][jnp.clip(k, 0, values.shape[0] - 1)]
+    target = quantile * jnp.sum(s) * (1 - 1e-12)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        enough = jnp.sum(jnp.where(values <= mid, s, 0.0)) >= target
+        return jnp.where(enough, lo, mid), jnp.where(enough, mid, hi)
+
+    hi = lax.fori_loop(0, steps, halve, (jnp.min(values), jnp.max(values)))[1]
+    return jnp.max(jnp.where(values <= hi, values, -jnp.inf))
 
 
 def _huber_location(r, s, delta, n_bisect=100):

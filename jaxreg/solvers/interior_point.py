@@ -555,7 +555,7 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
             return w, jnp.zeros((), dtype)
         # The best intercept for w: the quantile of the previous problem's fit
         # is not this problem's.
-        return w, _best_intercept(y - X @ w, h[:n], g[:n])
+        return w, _common.best_intercept(problem, loss, X @ w).astype(dtype)
 
     if warm is None:
         use_warm = jnp.zeros((), bool)
@@ -586,25 +586,6 @@ def _interior_point(X, y, loss, penalty, *, fit_intercept=True, sample_weight=No
         w, gap = _exact_zeros(prog, l1, out.best_d, w, gap, tol * scale,
                               lambda w: certify(w, out.best_b, out.best_d))
     return Solution(w, out.best_b, out.n_iter, gap, gap <= tol * scale, dual_of(out.best_d))
-
-
-def _best_intercept(r, h, g, steps=64):
-    r""":math:`\operatorname{argmin}_b \sum_i \max(h_i(r_i - b), -g_i(r_i - b))` by bisection.
-
-    The objective's right derivative :math:`\sum_{r_i \le b} g_i - \sum_{r_i >
-    b} h_i` is non-decreasing in ``b``: the minimiser is where it turns
-    non-negative (the weighted quantile of ``r`` at :math:`h/(h+g)`). Each
-    halving of :math:`[\min r, \max r]` costs :math:`O(n)`; 64 of them reach
-    round-off, several times faster than sorting ``r`` with XLA on CPU.
-    """
-    def halve(_, bounds):
-        lo, hi = bounds
-        mid = 0.5 * (lo + hi)
-        right = jnp.sum(jnp.where(r <= mid, g, -h)) >= 0
-        return jnp.where(right, lo, mid), jnp.where(right, mid, hi)
-
-    bounds = (jnp.min(r), jnp.max(r))
-    return lax.fori_loop(0, steps, halve, bounds)[1]
 
 
 def _central_start(r, h, g, mu, active, one):
