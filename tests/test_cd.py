@@ -507,13 +507,16 @@ def test_residual_working_sets_with_inner_solves_match_sklearn(inner_tol, anders
     assert abs(gap - float(sol.dual_gap)) <= 1e-12 * null_objective(y, "squared", s)
 
 
-def test_unrolled_spd_solve_matches_numpy(rng):
-    """Anderson's small system: the unrolled Cholesky solve equals LAPACK's."""
+def test_spd_solve_matches_numpy(rng):
+    """Anderson's small system: the Cholesky solve equals NumPy's; a matrix
+    that is not definite gives NaN (the candidate is then dropped)."""
     from jaxreg.solvers import cd as cd_module
 
     for K in (1, 3, 5):
         A = rng.standard_normal((K, K + 2))
         M = A @ A.T + 1e-3 * np.eye(K)
         b = rng.standard_normal(K)
-        np.testing.assert_allclose(cd_module._unrolled_spd_solve(jnp.asarray(M), jnp.asarray(b)),
+        np.testing.assert_allclose(cd_module._spd_solve(jnp.asarray(M), jnp.asarray(b)),
                                    np.linalg.solve(M, b), rtol=1e-10)
+    indefinite = jnp.asarray(np.diag([1.0, -1.0, 2.0]))
+    assert not np.all(np.isfinite(cd_module._spd_solve(indefinite, jnp.ones(3))))
