@@ -394,14 +394,21 @@ def _predict(w1, w0, alpha, alpha1, alpha0, ready):
     return jnp.where((w1 != 0) & (jnp.sign(guess) == jnp.sign(w1)), guess, 0.0).astype(w1.dtype)
 
 
-def _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight, fit_intercept):
+def _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight, fit_intercept,
+                   solver, n_features):
     """A :class:`~jaxreg.solvers.Solution` holding the solvers' start for ``init=None``:
     zero coefficients and the best intercept of the null model.
 
     Its structure is read off the solver (:func:`jax.eval_shape`, no
     computation): the absolute/quantile solvers' solutions also carry their
-    dual point, which the scan's carry must hold too."""
-    shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
+    dual point, which the scan's carry must hold too. Coordinate descent
+    states its own (:func:`~jaxreg.solvers.cd.solution_shapes`): tracing it
+    once more for its shapes was ~0.2 s of every first call (BENCHMARKS.md (b)).
+    """
+    if solver == "cd":
+        shapes = _cd.solution_shapes(n_features, alphas.dtype)
+    else:
+        shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
     start = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     if X is None:       # Gram form: coordinate descent reads only `coef` from init
         return start
@@ -472,7 +479,8 @@ def path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4, gram
                                  options, gram)
         if strategy == "warm":
             start = _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight,
-                                   fit_intercept)
+                                   fit_intercept, solver,
+                                   (X if X is not None else gram.gram).shape[1])
             # The secant start for coordinate descent (squared loss: the
             # path is piecewise affine); other solvers carry more state
             # (dual points) than the coefficients it predicts.

@@ -520,3 +520,17 @@ def test_spd_solve_matches_numpy(rng):
                                    np.linalg.solve(M, b), rtol=1e-10)
     indefinite = jnp.asarray(np.diag([1.0, -1.0, 2.0]))
     assert not np.all(np.isfinite(cd_module._spd_solve(indefinite, jnp.ones(3))))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_solution_shapes_are_what_the_solver_returns(mode, dtype, rng):
+    """The structure a path's warm-start carry is built from without tracing
+    the solver equals the solver's own output structure."""
+    from jaxreg.solvers.cd import solution_shapes
+
+    X, y = PROBLEM_SHAPES["wide_correlated"](rng)
+    X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
+    traced = jax.eval_shape(lambda X, y: coordinate_descent(
+        X, y, SQUARED, penalties.L1(0.1), mode=mode, anderson=5), X, y)
+    assert solution_shapes(X.shape[1], dtype) == traced

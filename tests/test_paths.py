@@ -228,7 +228,8 @@ def test_warm_path_with_secant_starts_needs_fewer_epochs_same_answer():
                                        1e-10, tuple(options.items()),
                                        paths._numpy_gram(X, y, None, False))
         start = paths._default_start(solve_one, penalties.L1(1.0), jnp.asarray(alphas), None,
-                                     None, losses.SquaredLoss(), None, False)
+                                     None, losses.SquaredLoss(), None, False, solver,
+                                     X.shape[1])
         runs[extrapolate] = paths._warm(solve_one, penalties.L1(1.0), jnp.asarray(alphas), start,
                                         extrapolate=extrapolate)
     plain, secant = runs[False], runs[True]

@@ -55,7 +55,8 @@ from jaxreg import penalties as _penalties
 from jaxreg.solvers import _common
 from jaxreg.solvers._common import Solution, masked_cholesky, optimality
 
-__all__ = ["coordinate_descent", "gram_statistics", "GramStatistics", "optimality"]
+__all__ = ["coordinate_descent", "gram_statistics", "GramStatistics", "optimality",
+           "solution_shapes"]
 
 
 # mode="auto" uses the Gram form up to this many features (and n >= p). Forming
@@ -274,6 +275,18 @@ def gram_statistics(X, y, *, sample_weight=None, fit_intercept=True):
     (Array([[1.]], dtype=float64), Array([2.], dtype=float64), Array(4., dtype=float64))
     """
     return _statistics(_common.make_problem(X, y, sample_weight, fit_intercept))
+
+
+def solution_shapes(n_features, dtype):
+    """The structure (:class:`jax.ShapeDtypeStruct` leaves) of the
+    :class:`~jaxreg.solvers.Solution` that :func:`coordinate_descent` returns
+    for ``n_features`` features of floating ``dtype``, without tracing it
+    (a path's warm-start carry needs it before the solver is traced)."""
+    dtype = jnp.dtype(dtype)
+    scalar = jax.ShapeDtypeStruct((), dtype)
+    return Solution(jax.ShapeDtypeStruct((n_features,), dtype), scalar,
+                    jax.ShapeDtypeStruct((), jnp.int32), scalar,
+                    jax.ShapeDtypeStruct((), jnp.bool_))
 
 
 def _coordinate_step(penalty, j, w_j, gradient_j, step_j):
