@@ -25,7 +25,10 @@ jaxreg also gets: its first call and compile time (first call minus steady
 state) in a fresh process, the first call of a second fresh process with JAX's
 persistent compilation cache warm, and the compiled path's memory
 (``jax.jit(...).lower(...).compile().memory_analysis()``), printed next to
-8 n p, 8 m (n + p) and 8 m n p bytes (m = n_alphas).
+8 n p, 8 m (n + p) and 8 m n p bytes (m = n_alphas). Each peer that runs in
+under a quarter of ``--cap`` gets its first call in a fresh process (the
+comparison for jaxreg's: numba compiles skglm's and celer's code there, and
+scikit-learn pays its one-time costs).
 
 CV: ``jaxreg.cv(..., folds=5)`` against ``LassoCV(cv=5, alphas=same grid,
 fit_intercept=False)`` on (a) and (d): the same sweep (scikit-learn's tol is
@@ -274,12 +277,15 @@ def sweep_and_time(method, data, alphas, pnull, args):
 
 
 def _fresh_child(args):
-    """Child: first call of one jaxreg method, then steady calls; prints JSON."""
+    """Child: first call of one method (jaxreg's or a peer's), then steady calls;
+    prints JSON."""
     pb = _problems.make_problem(args.problems, quick=args.quick)
-    data = _Data(pb.X, pb.X, pb.y)
+    data = _Data(pb.X, np.asfortranarray(pb.X), pb.y)
     alphas = _problems.alpha_grid(pb.X, pb.y, pb.eps)
-    method = {m.name: m for m in _jaxreg_methods(args.max_iter, ("warm", "chunked", "batched"))}[
-        args._fresh]
+    peers = [p for p in args.peers.split(",") if p in PEERS]
+    methods = (_jaxreg_methods(args.max_iter, ("warm", "chunked", "batched"))
+               + _peer_methods(peers, args.max_iter))
+    method = {m.name: m for m in methods}[args._fresh]
     # Start the backend first: its start-up is not jaxreg's compile time.
     start = time.perf_counter()
     jax.block_until_ready(jax.numpy.zeros(1) + 1)
@@ -290,13 +296,16 @@ def _fresh_child(args):
                                           backend_init_s=backend_s)))
 
 
-def fresh_process_times(problem, method_name, tol, args):
-    """(cold, warm-cache) results of two fresh processes sharing a compilation cache."""
+def fresh_process_times(problem, method_name, tol, args, peer=None):
+    """(cold, warm-cache) results of two fresh processes sharing a compilation cache;
+    for a ``peer``, its first call in one fresh process (its package imported, as
+    jaxreg is in the others)."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="jaxreg_cache_") as cache:
-        for label in ("cold", "cached"):
+        for label in (("peer",) if peer else ("cold", "cached")):
             command = [sys.executable, __file__, "--_fresh", method_name, "--_tol", repr(tol),
-                       "--_cache", cache, "--problems", problem, "--max-iter", str(args.max_iter)]
+                       "--_cache", cache, "--problems", problem, "--max-iter", str(args.max_iter),
+                       "--peers", peer or "none"]
             if args.quick:
                 command.append("--quick")
             try:
@@ -309,6 +318,9 @@ def fresh_process_times(problem, method_name, tol, args):
                 return dict(fresh_error=(done.stderr or done.stdout)[-500:])
             out[label] = json.loads(lines[-1].split(" ", 1)[1])
         out["cache_files"] = len(os.listdir(cache))
+    if peer:
+        return dict(peer_fresh_first_call_s=out["peer"]["first_s"],
+                    peer_fresh_second_call_s=out["peer"]["steady_s"])
     return dict(compile_s=out["cold"]["first_s"] - out["cold"]["steady_s"],
                 fresh_first_call_s=out["cold"]["first_s"],
                 fresh_cached_first_call_s=out["cached"]["first_s"],
@@ -528,7 +540,7 @@ def _print_row(row):
     gap = f"{row['max_rel_gap']:9.1e}" if row.get("max_rel_gap") is not None else "        -"
     compile_s = row.get("compile_s", row.get("first_call_overhead_s"))
     compile_text = f"{compile_s:8.2f}s" if compile_s is not None else "        -"
-    fresh = row.get("fresh_cached_first_call_s")
+    fresh = row.get("fresh_cached_first_call_s", row.get("peer_fresh_first_call_s"))
     print(f"{row['problem']:<26} {row['method']:<22} {tol:>7} {time_text:>11} "
           f"{row.get('runs', '-')!s:>4} {ratio:>7} {gap}  {_fmt_time(row.get('first_call_s')):>11} "
           f"{compile_text} {_fmt_time(fresh):>11}", flush=True)
@@ -619,7 +631,8 @@ def main():
           f"{args.repeats} steady runs at the loosest passing tol; ratio: time / "
           f"jaxreg.lasso_path's; first: first call in this process; compile: first minus "
           f"steady in a fresh process (peers: first-call overhead in this process); "
-          f"fresh+cache: first call of a fresh process, persistent cache warm\n")
+          f"fresh+cache: first call of a fresh process, persistent cache warm (peers: "
+          f"first call of a fresh process)\n")
     _print_header()
     for name in problems:
         pb = _problems.make_problem(name, quick=args.quick)
@@ -632,6 +645,12 @@ def main():
             row.update(sweep_and_time(method, data, alphas, pnull, args))
             if method.jaxreg and row.get("tol") and not args.no_fresh:
                 row.update(fresh_process_times(name, method.name, row["tol"], args))
+            elif row.get("tol") and not args.no_fresh and row["time_s"] <= args.cap / 4:
+                # The peers' own first call in a fresh process (numba compiles
+                # skglm's and celer's there; scikit-learn's first call pays its
+                # one-time costs), the comparison for jaxreg's fresh+cache.
+                row.update(fresh_process_times(name, method.name, row["tol"], args,
+                                               peer=method.name.split()[0]))
             problem_rows.append(row)
         reference = next((r["time_s"] for r in problem_rows
                           if r["method"] == "jaxreg.lasso_path" and r.get("time_s")), None)
