@@ -38,6 +38,7 @@ from jaxreg import _solve
 from jaxreg import _validation
 from jaxreg import losses as _losses
 from jaxreg import paths as _paths
+from jaxreg import sharding as _sharding
 from jaxreg.solvers import _common
 from jaxreg.solvers import cd as _cd
 
@@ -326,6 +327,78 @@ def _cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, *, solver, strategy, 
                    options=options, over_folds=over_folds)
 
 
+def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, **static):
+    """:func:`_cv_jit` on one device, or with the grid (``"alphas"``) or the folds
+    (``"folds"``) split across the devices of ``mesh`` (:mod:`jaxreg.sharding`):
+    ``(fold paths, scores)`` as :func:`cv_core`."""
+    if mesh is None:
+        return _cv_jit(X, y, loss, penalty, jnp.asarray(alphas), folds, gram, tol, **static)
+    mesh = _sharding.auto_mesh(mesh)
+    place = partial(_sharding.put_replicated, mesh=mesh)
+    length = alphas.shape[0]
+    if shard == "alphas":
+        padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
+        alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh, _sharding.split(mesh)))
+        X, y, folds, gram = place((X, y, folds, gram))
+    else:
+        blocks = jax.sharding.NamedSharding(mesh, _sharding.split(mesh))
+        if X is None:           # statistics only: a fold is an entry of `gram`
+            gram, length = _sharding.pad_leading(gram, mesh.size)
+            folds = place(folds)
+        else:
+            (folds, gram), length = _sharding.pad_leading((folds, gram), mesh.size)
+            folds = jax.tree_util.tree_map(lambda a: jax.device_put(a, blocks), folds)
+        gram = jax.tree_util.tree_map(lambda a: jax.device_put(a, blocks), gram)
+        X, y, alphas = place((X, y, np.asarray(alphas)))
+    return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, mesh=mesh, shard=shard,
+                           length=length, **static)
+
+
+def _run_rows(mesh, X, y, loss, penalty, alphas, folds, sample_weight, gram_form, tol, **static):
+    """:func:`_run` with ``X``, ``y`` and the folds' training weights split by rows
+    (:func:`jaxreg.sharding.shard_rows`); in the Gram form the folds' statistics
+    are formed from the split ``X`` (XLA reduces them across devices)."""
+    mesh = _sharding.auto_mesh(mesh)
+    n = np.shape(X)[0]
+    X, y, weight = _sharding.shard_rows(mesh, X, y, sample_weight)
+    train = np.asarray(folds.train_weight)
+    train = np.concatenate([train, np.zeros((train.shape[0], X.shape[0] - n), train.dtype)], 1)
+    folds = _sharding.put_replicated(folds._replace(train_weight=None), mesh)._replace(
+        train_weight=jax.device_put(train, jax.sharding.NamedSharding(
+            mesh, _sharding.split(mesh, 1, 2))))
+    gram = (fold_gram_statistics(X, y, weight, folds, static["fit_intercept"], xp=jnp)
+            if gram_form else None)
+    alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
+    return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, mesh=mesh,
+                           shard="rows", length=alphas.shape[0], **static)
+
+
+@partial(jax.jit, static_argnames=("mesh", "shard", "length", "solver", "strategy",
+                                   "fit_intercept", "chunk_size", "options", "over_folds"))
+def _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, *, mesh, shard, length,
+                    **static):
+    def core(X, y, loss, penalty, alphas, folds, gram, tol):
+        return cv_core(X, y, loss, penalty, alphas, folds, gram=gram, tol=tol, **static)
+
+    args = (X, y, loss, penalty, alphas, folds, gram, tol)
+    whole = jax.sharding.PartitionSpec()
+    if shard == "rows":         # XLA partitions the products over the rows
+        return _sharding.replicate(core(*args), mesh)
+    if shard == "alphas":       # a block of the grid per device, all the folds
+        block = _sharding.split(mesh)
+        out = _sharding.split(mesh, 1, 2)
+        result = jax.shard_map(core, mesh=mesh, in_specs=(whole,) * 4 + (block,) + (whole,) * 3,
+                               out_specs=out, check_vma=False)(*args)
+        return _sharding.replicate(
+            jax.tree_util.tree_map(lambda a: a[:, :length], result), mesh)
+    block = _sharding.split(mesh)   # a block of folds per device, all the grid
+    folds_spec = whole if X is None else block
+    result = jax.shard_map(core, mesh=mesh,
+                           in_specs=(whole,) * 5 + (folds_spec, block, whole),
+                           out_specs=block, check_vma=False)(*args)
+    return _sharding.replicate(jax.tree_util.tree_map(lambda a: a[:length], result), mesh)
+
+
 def summarize(alphas, scores):
     """Mean, standard error, and the ``min`` and ``1se`` choices of a CV curve."""
     scores = np.asarray(scores)
@@ -341,7 +414,7 @@ def summarize(alphas, scores):
 
 def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit_intercept=True,
        sample_weight=None, strategy="auto", solver="auto", tol=1e-4, max_iter=None, refit=True,
-       **solver_options):
+       mesh=None, shard="auto", **solver_options):
     r"""K-fold cross-validation of the path of ``penalty`` in one compiled call.
 
     For each fold :math:`k` and each ``alpha`` of the grid, the model of
@@ -358,6 +431,11 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
         an object with ``split(X, y)`` is any scikit-learn splitter.
     refit : bool, default=True
         Also solve on all the data at ``alpha_min`` (``CVResult.solution``).
+    mesh : jax.sharding.Mesh, optional
+        Run across its devices (:mod:`jaxreg.sharding`); default: the ambient
+        mesh of :func:`jax.set_mesh` if any, else one device.
+    shard : {"auto", "folds", "alphas", "rows"}, default="auto"
+        What to split across the mesh's devices (:mod:`jaxreg.sharding`).
 
     Returns
     -------
@@ -383,6 +461,8 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
         X = X.astype(float)
     X_np = np.asarray(X)
     n, p = X_np.shape
+    mesh = _sharding.resolve_mesh(mesh)
+    shard = _sharding.choose_shard(shard, mesh, n, p, cv=True)
     splits = _splits(folds, X, y)
     if alphas is None:
         alphas = _paths.alpha_grid(X, y, loss, penalty, n_alphas=n_alphas, eps=eps,
@@ -407,7 +487,8 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
     jit_options = dict(solver=solver, strategy=strategy, fit_intercept=bool(fit_intercept),
                        chunk_size=10, options=tuple(sorted(options.items())),
                        over_folds=over_folds)
-    numpy_gram = gram_form and X_np.dtype == np.float64
+    # Split by rows, X goes to the devices and XLA forms the statistics.
+    numpy_gram = gram_form and X_np.dtype == np.float64 and shard != "rows"
     if numpy_gram:
         # Statistics from NumPy's BLAS; X stays out of the compiled program
         # (copying it in cost ~0.1 s at 100000 x 200), the test rows are
@@ -415,15 +496,18 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
         y_np = np.asarray(y, X_np.dtype)
         gram = fold_gram_statistics(X_np, y_np, sample_weight, fold_set, bool(fit_intercept),
                                     xp=np, with_full=refit)
-        all_paths, _ = _cv_jit(None, None, loss, penalty, jnp.asarray(alphas), fold_set, gram,
-                               tol, **jit_options)
+        all_paths, _ = _run(mesh, shard, None, None, loss, penalty, alphas, fold_set, gram,
+                            tol, **jit_options)
         fold_paths = jax.tree_util.tree_map(lambda a: a[:len(splits)], all_paths)
         scores = _numpy_scores(X_np, y_np, loss, fold_set, fold_paths)
+    elif shard == "rows":
+        fold_paths, scores = _run_rows(mesh, X, y, loss, penalty, alphas, fold_set,
+                                       sample_weight, gram_form, tol, **jit_options)
     else:
         gram = (fold_gram_statistics(jnp.asarray(X), jnp.asarray(y), sample_weight, fold_set,
                                      bool(fit_intercept), xp=jnp) if gram_form else None)
-        fold_paths, scores = _cv_jit(jnp.asarray(X), jnp.asarray(y), loss, penalty,
-                                     jnp.asarray(alphas), fold_set, gram, tol, **jit_options)
+        fold_paths, scores = _run(mesh, shard, jnp.asarray(X), jnp.asarray(y), loss, penalty,
+                                  alphas, fold_set, gram, tol, **jit_options)
     checked = all_paths if numpy_gram else fold_paths        # with the refit's path
     flat = checked._replace(converged=checked.converged.reshape(-1),
                             dual_gaps=checked.dual_gaps.reshape(-1),

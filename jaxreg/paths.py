@@ -53,6 +53,7 @@ from jaxreg import hypergrad as _hypergrad
 from jaxreg import _validation
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
+from jaxreg import sharding as _sharding
 from jaxreg.solvers import _common
 from jaxreg.solvers import cd as _cd
 from jaxreg.solvers.ridge import ridge_path as _ridge_path
@@ -458,6 +459,40 @@ def _path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, *, solver, 
                      chunk_size=chunk_size, options=options)
 
 
+def _sharded_path(mesh, shard, X, y, loss, penalty, alphas, sample_weight, tol, gram, **static):
+    """:func:`_path_jit` across the devices of ``mesh`` (:mod:`jaxreg.sharding`)."""
+    mesh = _sharding.auto_mesh(mesh)
+    if shard == "rows":
+        X, y, sample_weight = _sharding.shard_rows(mesh, X, y, sample_weight)
+        length = alphas.shape[0]
+        alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
+    else:
+        padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
+        alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh, _sharding.split(mesh)))
+        X, y, sample_weight, gram = _sharding.put_replicated((X, y, sample_weight, gram), mesh)
+    return _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, mesh=mesh,
+                             shard=shard, length=length, **static)
+
+
+@partial(jax.jit, static_argnames=("mesh", "shard", "length", "solver", "strategy",
+                                   "fit_intercept", "chunk_size", "options"))
+def _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, *, mesh, shard,
+                      length, **static):
+    def core(X, y, loss, penalty, alphas, sample_weight, tol, gram):
+        return path_core(X, y, loss, penalty, alphas, sample_weight=sample_weight, tol=tol,
+                         gram=gram, **static)
+
+    args = (X, y, loss, penalty, alphas, sample_weight, tol, gram)
+    if shard == "rows":         # XLA partitions the products and reduces X^T r
+        result = core(*args)
+    else:                       # a block of the grid per device
+        whole, block = jax.sharding.PartitionSpec(), _sharding.split(mesh)
+        result = jax.shard_map(core, mesh=mesh, in_specs=(whole,) * 4 + (block,) + (whole,) * 3,
+                               out_specs=block, check_vma=False)(*args)
+        result = jax.tree_util.tree_map(lambda a: a[:length], result)
+    return _sharding.replicate(result, mesh)
+
+
 def path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4, gram=None,
               solver="cd", strategy="warm", fit_intercept=True, chunk_size=10, options=()):
     """The pure path computation behind :func:`path` (no checks, no warnings).
@@ -531,7 +566,7 @@ def choose_path_solver(X, y, loss, penalty):
 
 def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_intercept=True,
          sample_weight=None, strategy="auto", solver="auto", tol=1e-4, max_iter=None,
-         chunk_size=None, **solver_options):
+         chunk_size=None, mesh=None, shard="auto", **solver_options):
     r"""Solve for every ``alpha`` of a grid in one compiled call.
 
     .. math::
@@ -564,6 +599,11 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
         Per point; the solver's default when None.
     chunk_size : int, optional
         For ``strategy="chunked"`` (default 10).
+    mesh : jax.sharding.Mesh, optional
+        Run across its devices (:mod:`jaxreg.sharding`); default: the ambient
+        mesh of :func:`jax.set_mesh` if any, else one device.
+    shard : {"auto", "alphas", "rows"}, default="auto"
+        What to split across the mesh's devices (:mod:`jaxreg.sharding`).
     **solver_options
         Passed on to the solver.
 
@@ -600,6 +640,8 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
     _validation.check_solve_inputs(X, y, loss, penalty, sample_weight, None, max_iter, tol,
                                    finite_X=not numpy64)
     loss = _solve._resolve_loss(loss, y)
+    mesh = _sharding.resolve_mesh(mesh)
+    shard = _sharding.choose_shard(shard, mesh, *np.shape(X))
     X = jnp.asarray(X) if not isinstance(X, np.ndarray) else X
     if not np.issubdtype(X.dtype, np.floating):
         X = np.asarray(X, float) if isinstance(X, np.ndarray) else X.astype(jnp.result_type(float))
@@ -621,7 +663,7 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
         raise ValueError("solver='ridge' needs SquaredLoss with L2.")
     strategy = _choose_strategy(strategy)
     gram = None
-    if (solver == "cd" and options.get("mode") == "gram" and numpy64
+    if (solver == "cd" and options.get("mode") == "gram" and numpy64 and shard != "rows"
             and _validation.is_concrete(y, sample_weight)):
         gram = _numpy_gram(X, y, sample_weight, fit_intercept)
     if numpy64:
@@ -639,10 +681,16 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
     # nor y: not passing them saves copying X into the computation (~0.1 s
     # for the 160 MB of BENCHMARKS.md (d)).
     data = (None, None) if gram is not None else (jnp.asarray(X), jnp.asarray(y))
-    result = _path_jit(*data, loss, penalty, jnp.asarray(alphas, dtype),
-                       sample_weight, tol, gram, solver=solver, strategy=strategy,
-                       fit_intercept=bool(fit_intercept), chunk_size=int(chunk_size or 10),
-                       options=tuple(sorted(options.items())))
+    static = dict(solver=solver, strategy=strategy, fit_intercept=bool(fit_intercept),
+                  chunk_size=int(chunk_size or 10), options=tuple(sorted(options.items())))
+    if mesh is None:
+        result = _path_jit(*data, loss, penalty, jnp.asarray(alphas, dtype), sample_weight, tol,
+                           gram, **static)
+    else:
+        if shard == "rows":
+            data = (X, y)       # placed by rows straight from the host
+        result = _sharded_path(mesh, shard, *data, loss, penalty, np.asarray(alphas, dtype),
+                               sample_weight, tol, gram, **static)
     if concrete:
         _warn_unconverged(result, tol, "jaxreg.path")
     return result
