@@ -327,13 +327,29 @@ def _cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, *, solver, strategy, 
                    options=options, over_folds=over_folds)
 
 
-def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, **static):
-    """:func:`_cv_jit` on one device, or with the grid (``"alphas"``) or the folds
-    (``"folds"``) split across the devices of ``mesh`` (:mod:`jaxreg.sharding`):
-    ``(fold paths, scores)`` as :func:`cv_core`."""
+def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, *, sample_weight=None,
+         gram_form=False, **static):
+    """:func:`_cv_jit` on one device, or across the devices of ``mesh``
+    (:mod:`jaxreg.sharding`): ``(fold paths, scores)`` as :func:`cv_core`.
+
+    Split by rows, ``gram`` is not given: the folds' statistics (``gram_form``)
+    are formed from the split ``X`` (XLA reduces them across devices).
+    """
     if mesh is None:
         return _cv_jit(X, y, loss, penalty, jnp.asarray(alphas), folds, gram, tol, **static)
-    mesh = _sharding.auto_mesh(mesh)
+    given, mesh = mesh, _sharding.auto_mesh(mesh)
+    with jax.set_mesh(mesh):     # in place of an ambient mesh with explicit axes
+        if shard == "rows":
+            result = _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight,
+                                   gram_form, tol, **static)
+        else:
+            result = _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol,
+                                     **static)
+    return _sharding.give_back(result, given)
+
+
+def _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, **static):
+    """Blocks of the grid (``"alphas"``) or of the folds (``"folds"``) per device."""
     place = partial(_sharding.put_replicated, mesh=mesh)
     length = alphas.shape[0]
     if shard == "alphas":
@@ -354,11 +370,10 @@ def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, **static):
                            length=length, **static)
 
 
-def _run_rows(mesh, X, y, loss, penalty, alphas, folds, sample_weight, gram_form, tol, **static):
-    """:func:`_run` with ``X``, ``y`` and the folds' training weights split by rows
-    (:func:`jaxreg.sharding.shard_rows`); in the Gram form the folds' statistics
-    are formed from the split ``X`` (XLA reduces them across devices)."""
-    mesh = _sharding.auto_mesh(mesh)
+def _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight, gram_form, tol,
+                  **static):
+    """``X``, ``y`` and the folds' training weights split by rows
+    (:func:`jaxreg.sharding.shard_rows`)."""
     n = np.shape(X)[0]
     X, y, weight = _sharding.shard_rows(mesh, X, y, sample_weight)
     train = np.asarray(folds.train_weight)
@@ -501,8 +516,9 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
         fold_paths = jax.tree_util.tree_map(lambda a: a[:len(splits)], all_paths)
         scores = _numpy_scores(X_np, y_np, loss, fold_set, fold_paths)
     elif shard == "rows":
-        fold_paths, scores = _run_rows(mesh, X, y, loss, penalty, alphas, fold_set,
-                                       sample_weight, gram_form, tol, **jit_options)
+        fold_paths, scores = _run(mesh, shard, X, y, loss, penalty, alphas, fold_set, None,
+                                  tol, sample_weight=sample_weight, gram_form=gram_form,
+                                  **jit_options)
     else:
         gram = (fold_gram_statistics(jnp.asarray(X), jnp.asarray(y), sample_weight, fold_set,
                                      bool(fit_intercept), xp=jnp) if gram_form else None)

@@ -461,17 +461,21 @@ def _path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, *, solver, 
 
 def _sharded_path(mesh, shard, X, y, loss, penalty, alphas, sample_weight, tol, gram, **static):
     """:func:`_path_jit` across the devices of ``mesh`` (:mod:`jaxreg.sharding`)."""
-    mesh = _sharding.auto_mesh(mesh)
-    if shard == "rows":
-        X, y, sample_weight = _sharding.shard_rows(mesh, X, y, sample_weight)
-        length = alphas.shape[0]
-        alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
-    else:
-        padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
-        alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh, _sharding.split(mesh)))
-        X, y, sample_weight, gram = _sharding.put_replicated((X, y, sample_weight, gram), mesh)
-    return _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, mesh=mesh,
-                             shard=shard, length=length, **static)
+    given, mesh = mesh, _sharding.auto_mesh(mesh)
+    with jax.set_mesh(mesh):     # in place of an ambient mesh with explicit axes
+        if shard == "rows":
+            X, y, sample_weight = _sharding.shard_rows(mesh, X, y, sample_weight)
+            length = alphas.shape[0]
+            alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
+        else:
+            padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
+            alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh,
+                                                                       _sharding.split(mesh)))
+            X, y, sample_weight, gram = _sharding.put_replicated((X, y, sample_weight, gram),
+                                                                 mesh)
+        result = _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram,
+                                   mesh=mesh, shard=shard, length=length, **static)
+    return _sharding.give_back(result, given)
 
 
 @partial(jax.jit, static_argnames=("mesh", "shard", "length", "solver", "strategy",

@@ -124,6 +124,13 @@ def replicate(tree, mesh):
                                   tree)
 
 
+def give_back(tree, mesh):
+    """The (replicated) results placed on the caller's ``mesh``, whose axes may be
+    explicit: further operations on them under ``jax.set_mesh(mesh)`` then work."""
+    everywhere = NamedSharding(mesh, PartitionSpec())
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, everywhere), tree)
+
+
 def shard_rows(mesh, X, y, sample_weight):
     """``X, y, sample_weight`` placed on ``mesh`` split by rows (module documentation).
 
