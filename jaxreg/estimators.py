@@ -1757,12 +1757,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 _TEST_BUCKETS = (64, 256, 1024)
 
 
-def _cross_validate(X, y, s, penalty, alphas, splits, *, fit_intercept, tol, max_iter):
+def _cross_validate(X, y, s, penalty, alphas, splits, *, fit_intercept, tol, max_iter,
+                    mesh=None, shard="auto"):
     r"""One :func:`jaxreg.cv` call: the fold scores and the path on all the data.
 
     The folds are ``splits`` (pairs of index arrays) plus one more whose
     training set is every row: its path is the full-data path (its score is
-    not used). Rows are zero-padded as for the single fits, and every test
+    not used). ``mesh`` and ``shard`` are :func:`jaxreg.cv`'s. Rows are
+    zero-padded as for the single fits, and every test
     block is filled up to a common bucketed width with padded rows (weight 0:
     they count neither in training nor in the scores), so that new data
     sizes reuse the compiled program.
@@ -1804,7 +1806,8 @@ def _cross_validate(X, y, s, penalty, alphas, splits, *, fit_intercept, tol, max
         warnings.simplefilter("ignore", _solve.ConvergenceWarning)
         result = _crossval.cv(X, y, _losses.SquaredLoss(), penalty, alphas, folds=folds,
                               fit_intercept=fit_intercept, sample_weight=s, tol=tol,
-                              max_iter=max_iter, refit=False, **_cd_options())
+                              max_iter=max_iter, refit=False, mesh=mesh, shard=shard,
+                              **_cd_options())
         scores = np.asarray(result.scores)
         paths = jax.device_get(result.fold_paths)
     coefs = np.asarray(paths.coefs[-1])[:, :n_features]
@@ -1910,6 +1913,12 @@ class ElasticNetCV(_PathPredictor):
         the grid itself is not solved. ``alphas_`` and ``mse_path_`` then hold
         ``alpha_`` and its fold errors only; ``search_alphas_`` and
         ``search_mse_path_`` the trajectory. (An extension of scikit-learn.)
+    mesh : jax.sharding.Mesh, default=None
+        With ``search="grid"``, run the folds across this mesh's devices
+        (:func:`jaxreg.cv`, :mod:`jaxreg.sharding`); None: the ambient mesh of
+        :func:`jax.set_mesh` if any, else one device. (An extension of scikit-learn.)
+    shard : {"auto", "folds", "alphas", "rows"}, default="auto"
+        What to split across the mesh's devices (:mod:`jaxreg.sharding`).
 
     Attributes
     ----------
@@ -1954,13 +1963,15 @@ class ElasticNetCV(_PathPredictor):
     """
 
     _parameter_constraints = dict(_sk.ElasticNetCV._parameter_constraints,
-                                  search=[_StrOptions({"grid", "gradient"})])
+                                  search=[_StrOptions({"grid", "gradient"})],
+                                  mesh=[None, jax.sharding.Mesh],
+                                  shard=[_StrOptions({"auto", "folds", "alphas", "rows"})])
     _lasso = False
 
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, fit_intercept=True,
                  precompute="auto", max_iter=1000, tol=1e-4, cv=None, copy_X=True, verbose=0,
                  n_jobs=None, positive=False, random_state=None, selection="cyclic",
-                 search="grid"):
+                 search="grid", mesh=None, shard="auto"):
         self.l1_ratio = l1_ratio
         self.eps = eps
         self.alphas = alphas
@@ -1976,6 +1987,8 @@ class ElasticNetCV(_PathPredictor):
         self.random_state = random_state
         self.selection = selection
         self.search = search
+        self.mesh = mesh
+        self.shard = shard
 
     def _alpha_grid(self, X, y, sample_weight, l1_ratio):
         """scikit-learn's grid: geometric from alpha_max down to eps * alpha_max.
@@ -2039,7 +2052,8 @@ class ElasticNetCV(_PathPredictor):
             penalty = _penalties.ElasticNetPenalty(1.0, l1_ratio, positive=bool(self.positive))
             scores, coefs, intercepts, converged, gaps = _cross_validate(
                 X, y, s, penalty, grid, splits, fit_intercept=self.fit_intercept,
-                tol=2.0 * float(self.tol), max_iter=self.max_iter)
+                tol=2.0 * float(self.tol), max_iter=self.max_iter, mesh=self.mesh,
+                shard=self.shard)
             mse.append(scores.T)
             paths.append((coefs, intercepts))
             unconverged += int((~converged).sum())
@@ -2143,16 +2157,20 @@ class LassoCV(ElasticNetCV):
     """
 
     _parameter_constraints = dict(_sk.LassoCV._parameter_constraints,
-                                  search=[_StrOptions({"grid", "gradient"})])
+                                  search=[_StrOptions({"grid", "gradient"})],
+                                  mesh=[None, jax.sharding.Mesh],
+                                  shard=[_StrOptions({"auto", "folds", "alphas", "rows"})])
     _lasso = True
 
     def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, precompute="auto",
                  max_iter=1000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None,
-                 positive=False, random_state=None, selection="cyclic", search="grid"):
+                 positive=False, random_state=None, selection="cyclic", search="grid",
+                 mesh=None, shard="auto"):
         super().__init__(eps=eps, alphas=alphas, fit_intercept=fit_intercept,
                          precompute=precompute, max_iter=max_iter, tol=tol, cv=cv,
                          copy_X=copy_X, verbose=verbose, n_jobs=n_jobs, positive=positive,
-                         random_state=random_state, selection=selection, search=search)
+                         random_state=random_state, selection=selection, search=search,
+                         mesh=mesh, shard=shard)
 
 
 class _Identity(RegressorMixin, BaseEstimator):

@@ -191,3 +191,15 @@ def test_auto_choice(mesh):
     assert choose_shard("auto", mesh, 200_000, 100) == "rows"
     assert choose_shard("auto", mesh, 200_000, 100, cv=True) == "rows"
     assert choose_shard("auto", mesh, 200_000, 50_000) == "alphas"
+
+
+@pytest.mark.parametrize("shard", ["folds", "rows"])
+def test_lasso_cv_estimator_on_the_mesh(mesh, shard):
+    from jaxreg.estimators import LassoCV
+    X, y, _ = _problem(203, 12, seed=4)
+    single = LassoCV(alphas=12, tol=1e-10).fit(X, y)
+    sharded = LassoCV(alphas=12, tol=1e-10, mesh=mesh, shard=shard).fit(X, y)
+    assert sharded.alpha_ == single.alpha_
+    np.testing.assert_allclose(sharded.mse_path_, single.mse_path_, rtol=1e-9)
+    np.testing.assert_allclose(sharded.coef_, single.coef_, rtol=0,
+                               atol=1e-6 * np.abs(single.coef_).max())
