@@ -742,8 +742,9 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
     at most ``tol * ||y||^2 / n``. ``precompute``, ``Xy``, ``copy_X``,
     ``verbose`` and ``check_input`` are accepted for compatibility; the Gram
     matrix is used whenever ``n_samples >= n_features``. jaxreg's own
-    ``strategy`` and ``check_every`` may be passed too (:func:`path`). ``coef_init`` is not
-    supported (the path starts from zero at the largest ``alpha``).
+    ``strategy``, ``check_every``, ``mesh`` and ``shard`` may be passed too
+    (:func:`path`). ``coef_init`` is not supported (the path starts from zero
+    at the largest ``alpha``).
 
     Returns
     -------
@@ -756,7 +757,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
     max_iter = params.pop("max_iter", 1000)
     params.pop("random_state", None)
     params.pop("selection", None)
-    extra = {key: params.pop(key) for key in ("strategy", "check_every") if key in params}
+    extra = {key: params.pop(key) for key in ("strategy", "check_every", "mesh", "shard")
+             if key in params}
     if params:
         raise TypeError(f"Unexpected parameters {sorted(params)}.")
     if coef_init is not None:

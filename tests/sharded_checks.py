@@ -203,3 +203,12 @@ def test_lasso_cv_estimator_on_the_mesh(mesh, shard):
     np.testing.assert_allclose(sharded.mse_path_, single.mse_path_, rtol=1e-9)
     np.testing.assert_allclose(sharded.coef_, single.coef_, rtol=0,
                                atol=1e-6 * np.abs(single.coef_).max())
+
+
+def test_lasso_path_passes_the_mesh_on(mesh):
+    X, y, _ = _problem(403, 30)
+    X, y = X - X.mean(0), y - y.mean()
+    alphas, coefs, gaps = jaxreg.lasso_path(X, y, n_alphas=10, tol=1e-12)
+    sharded = jaxreg.lasso_path(X, y, n_alphas=10, tol=1e-12, mesh=mesh, shard="rows")
+    np.testing.assert_allclose(sharded[0], alphas, rtol=1e-14)
+    np.testing.assert_allclose(sharded[1], coefs, rtol=0, atol=1e-6 * np.abs(coefs).max())
