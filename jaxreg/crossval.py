@@ -328,12 +328,14 @@ def _cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, *, solver, strategy, 
 
 
 def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, *, sample_weight=None,
-         gram_form=False, **static):
+         **static):
     """:func:`_cv_jit` on one device, or across the devices of ``mesh``
     (:mod:`jaxreg.sharding`): ``(fold paths, scores)`` as :func:`cv_core`.
 
-    Split by rows, ``gram`` is not given: the folds' statistics (``gram_form``)
-    are formed from the split ``X`` (XLA reduces them across devices).
+    Split by rows, ``gram`` is not given: in the Gram form (``mode="gram"`` in
+    the options) each fold's statistics are formed inside the program from the
+    split ``X`` and the fold's training weights (XLA reduces them across
+    devices; one pass over X per fold).
     """
     if mesh is None:
         return _cv_jit(X, y, loss, penalty, jnp.asarray(alphas), folds, gram, tol, **static)
@@ -341,7 +343,7 @@ def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, *, sample_w
     with jax.set_mesh(mesh):     # in place of an ambient mesh with explicit axes
         if shard == "rows":
             result = _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight,
-                                   gram_form, tol, **static)
+                                   tol, **static)
         else:
             result = _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol,
                                      **static)
@@ -370,21 +372,18 @@ def _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, 
                            length=length, **static)
 
 
-def _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight, gram_form, tol,
-                  **static):
+def _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight, tol, **static):
     """``X``, ``y`` and the folds' training weights split by rows
     (:func:`jaxreg.sharding.shard_rows`)."""
     n = np.shape(X)[0]
-    X, y, weight = _sharding.shard_rows(mesh, X, y, sample_weight)
+    X, y, _ = _sharding.shard_rows(mesh, X, y, sample_weight)   # weights: in the folds'
     train = np.asarray(folds.train_weight)
     train = np.concatenate([train, np.zeros((train.shape[0], X.shape[0] - n), train.dtype)], 1)
     folds = _sharding.put_replicated(folds._replace(train_weight=None), mesh)._replace(
         train_weight=jax.device_put(train, jax.sharding.NamedSharding(
             mesh, _sharding.split(mesh, 1, 2))))
-    gram = (fold_gram_statistics(X, y, weight, folds, static["fit_intercept"], xp=jnp)
-            if gram_form else None)
     alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
-    return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, mesh=mesh,
+    return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, None, tol, mesh=mesh,
                            shard="rows", length=alphas.shape[0], **static)
 
 
@@ -497,12 +496,13 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
     fold_set = make_folds(splits, n, sample_weight, X_np.dtype)
     over_folds = "map" if jax.default_backend() == "cpu" else "vmap"
     gram_form = solver == "cd" and options.get("mode") == "gram"
-    if gram_form:
+    if gram_form and shard != "rows":
         options.pop("mode")          # the statistics given below imply it
     jit_options = dict(solver=solver, strategy=strategy, fit_intercept=bool(fit_intercept),
                        chunk_size=10, options=tuple(sorted(options.items())),
                        over_folds=over_folds)
-    # Split by rows, X goes to the devices and XLA forms the statistics.
+    # Split by rows, X goes to the devices and each fold's path forms its
+    # statistics from it ("mode": "gram" stays in the options).
     numpy_gram = gram_form and X_np.dtype == np.float64 and shard != "rows"
     if numpy_gram:
         # Statistics from NumPy's BLAS; X stays out of the compiled program
@@ -517,8 +517,7 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
         scores = _numpy_scores(X_np, y_np, loss, fold_set, fold_paths)
     elif shard == "rows":
         fold_paths, scores = _run(mesh, shard, X, y, loss, penalty, alphas, fold_set, None,
-                                  tol, sample_weight=sample_weight, gram_form=gram_form,
-                                  **jit_options)
+                                  tol, sample_weight=sample_weight, **jit_options)
     else:
         gram = (fold_gram_statistics(jnp.asarray(X), jnp.asarray(y), sample_weight, fold_set,
                                      bool(fit_intercept), xp=jnp) if gram_form else None)
