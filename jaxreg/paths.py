@@ -646,6 +646,9 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
     loss = _solve._resolve_loss(loss, y)
     mesh = _sharding.resolve_mesh(mesh)
     shard = _sharding.choose_shard(shard, mesh, *np.shape(X))
+    if mesh is not None and not concrete:
+        raise ValueError("mesh= places concrete data on devices: call jaxreg.path outside "
+                         "jit/grad/vmap (inside them, shard the inputs instead).")
     X = jnp.asarray(X) if not isinstance(X, np.ndarray) else X
     if not np.issubdtype(X.dtype, np.floating):
         X = np.asarray(X, float) if isinstance(X, np.ndarray) else X.astype(jnp.result_type(float))

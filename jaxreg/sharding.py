@@ -50,13 +50,20 @@ ROWS_MIN_SAMPLES = 100_000
 def resolve_mesh(mesh):
     """``mesh``, else the ambient mesh of :func:`jax.set_mesh`, else None.
 
+    Inside a JAX transformation (``jit``, ``grad``, ``vmap``) the ambient mesh
+    is not looked up: the call is then part of the caller's program, which
+    XLA partitions by the caller's own shardings.
+
     Raises
     ------
     TypeError
         When ``mesh`` is not a :class:`jax.sharding.Mesh`.
     """
     if mesh is None:
-        ambient = jax.sharding.get_mesh()
+        try:
+            ambient = jax.sharding.get_mesh()
+        except ValueError:      # inside jit/grad/vmap: the caller's program, one call
+            return None
         return None if ambient.empty else ambient
     if not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be a jax.sharding.Mesh (e.g. jax.make_mesh((4,), ('x',))); "

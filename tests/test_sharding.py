@@ -95,3 +95,21 @@ def test_two_processes_with_jax_distributed(tmp_path, shard):
                                    atol=1e-6 * np.abs(ref).max())
         np.testing.assert_allclose(got["cv_mean"], np.asarray(fit.mean), rtol=1e-8)
         assert got["alpha_min"] == fit.alpha_min
+
+
+def test_inside_jit_the_ambient_mesh_is_left_to_the_caller():
+    X, y = _data(64)
+    alphas = np.asarray(jaxreg.alpha_grid(X, y, jaxreg.SquaredLoss(), jaxreg.L1(1.0),
+                                          n_alphas=3, eps=0.1))
+
+    def coefs(a, **sharding):
+        return jaxreg.path(X, y, jaxreg.SquaredLoss(), jaxreg.L1(1.0), a, tol=1e-10,
+                           **sharding).coefs
+
+    mesh = jax.make_mesh((1,), ("x",))
+    with jax.set_mesh(mesh):
+        traced = jax.jit(coefs)(alphas)
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(coefs(alphas)), rtol=1e-12,
+                               atol=1e-14)
+    with pytest.raises(ValueError, match="outside jit/grad/vmap"):
+        jax.jit(lambda a: coefs(a, mesh=mesh, shard="alphas"))(alphas)
