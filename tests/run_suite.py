@@ -33,7 +33,8 @@ def main(extra):
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
     # Longest first, so that the two workers finish together.
     heavy = ["tests/test_estimators.py", "tests/test_solve.py", "tests/test_losses.py",
-             "tests/test_interior_point.py", "tests/test_hypergrad.py", "tests/test_cd.py"]
+             "tests/test_interior_point.py", "tests/test_hypergrad.py", "tests/test_cd.py",
+             "tests/test_notebooks.py"]
     jobs = [[f] for f in heavy if f in files] + [[f] for f in files if f not in heavy]
     jobs.append(["jaxreg", "README.md"])
     failed = []
