@@ -13,6 +13,7 @@ from jaxreg import _validation
 from jaxreg import hypergrad as _hypergrad
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
+from jaxreg import sparse as _sparse
 
 __all__ = ["solve", "ConvergenceWarning", "SOLVERS", "choose_solver"]
 
@@ -135,7 +136,13 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
+    X : array of shape (n_samples, n_features), or sparse
+        A ``scipy.sparse`` matrix or array (any format; never densified), a
+        :class:`jax.experimental.sparse.BCOO` or a
+        :class:`jaxreg.sparse.CSCDesign` is solved by
+        :func:`jaxreg.solvers.sparse_cd.sparse_coordinate_descent` (squared
+        loss with ``L1``, ``L2``, ``ElasticNetPenalty`` or ``WeightedL1``;
+        other pairs raise :class:`NotImplementedError`).
     y : array of shape (n_samples,) or (n_samples, n_outputs)
         Targets; labels in {-1, +1} for :class:`~jaxreg.losses.LogisticLoss`,
         integer classes for :class:`~jaxreg.losses.MultinomialLoss`.
@@ -201,6 +208,11 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
     True
     """
     concrete = _validation.is_concrete(X, y, loss, penalty, sample_weight, init)
+    if _sparse.is_sparse(X):
+        return _solve_sparse(X, y, loss, penalty, fit_intercept=fit_intercept,
+                             sample_weight=sample_weight, solver=solver, init=init,
+                             max_iter=max_iter, tol=tol, differentiation=differentiation,
+                             concrete=concrete, options=solver_options)
     if solver not in ("auto", *SOLVERS):
         raise ValueError(f"Unknown solver {solver!r}; choose one of {('auto', *SOLVERS)}.")
     _validation.check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol)
@@ -227,4 +239,43 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
             f"duality gap {float(solution.dual_gap):.3e} > tol {float(tol):.1e} x P_null. "
             "Increase max_iter, standardise X, or increase alpha.",
             ConvergenceWarning, stacklevel=2)
+    return solution
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "options"))
+def _sparse_solve_jit(X, y, loss, penalty, sample_weight, init, tol, *, fit_intercept, options):
+    from jaxreg.solvers.sparse_cd import sparse_coordinate_descent
+
+    return sparse_coordinate_descent(X, y, loss, penalty, fit_intercept=fit_intercept,
+                                     sample_weight=sample_weight, init=init, tol=tol,
+                                     **dict(options))
+
+
+def _solve_sparse(X, y, loss, penalty, *, fit_intercept, sample_weight, solver, init, max_iter,
+                  tol, differentiation, concrete, options):
+    """:func:`solve` on a sparse ``X``: checks, then sparse coordinate descent."""
+    if solver not in ("auto", "cd"):
+        raise NotImplementedError(
+            f"solver={solver!r} does not take a sparse X; use solver='auto' or 'cd' "
+            "(coordinate descent over the columns), or pass a dense X.")
+    if differentiation != "implicit":
+        raise NotImplementedError("differentiation='unrolled' is not available on sparse X.")
+    if penalty is None or _is_zero_penalty(penalty):
+        raise NotImplementedError(
+            "Unpenalized fits (penalty=None or alpha=0) are not supported on sparse X yet; "
+            "give a positive alpha or pass a dense X.")
+    design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, init,
+                                             max_iter, tol)
+    options = dict(options)
+    if max_iter is not None:
+        options["max_iter"] = max_iter
+    y = jax.numpy.asarray(y, design.dtype)
+    solution = _sparse_solve_jit(design, y, loss, penalty, sample_weight, init, tol,
+                                 fit_intercept=bool(fit_intercept),
+                                 options=tuple(sorted(options.items())))
+    if concrete and not bool(solution.converged):
+        warnings.warn(
+            f"jaxreg.solve (sparse cd) did not converge in {int(solution.n_iter)} iterations: "
+            f"duality gap {float(solution.dual_gap):.3e} > tol {float(tol):.1e} x P_null. "
+            "Increase max_iter, or increase alpha.", ConvergenceWarning, stacklevel=3)
     return solution
