@@ -680,7 +680,7 @@ def sparse_alpha_max(X, y, penalty, *, fit_intercept=True, sample_weight=None):
 
 def sparse_path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4,
                      strategy="warm", fit_intercept=True, chunk_size=10, options=()):
-    """The pure path computation on a :class:`~jaxreg.sparse.CSCDesign` (no checks).
+    r"""The pure path computation on a :class:`~jaxreg.sparse.CSCDesign` (no checks).
 
     :func:`~jaxreg.solvers.sparse_cd.sparse_coordinate_descent` at every
     ``alpha``; ``strategy`` as in :func:`path_core` (resolved). Memory per

@@ -87,11 +87,13 @@ class CSCDesign:
 
     def matvec(self, w):
         r""":math:`X w` for ``w`` of shape (p,) or (p, k): :math:`O(\mathrm{nnz})`."""
+        w = jnp.asarray(w)
         contributions = _expand(self.data, w) * w[self.columns]
         return jax.ops.segment_sum(contributions, self.indices, self.shape[0])
 
     def rmatvec(self, v):
         r""":math:`X^\top v` for ``v`` of shape (n,) or (n, k): :math:`O(\mathrm{nnz})`."""
+        v = jnp.asarray(v)
         contributions = _expand(self.data, v) * v[self.indices]
         return jax.ops.segment_sum(contributions, self.columns, self.shape[1],
                                    indices_are_sorted=True)
@@ -115,6 +117,7 @@ class CSCDesign:
     def column_dot(self, j, v):
         r""":math:`x_j^\top v` for a (traced) column index ``j``: :math:`O(\mathrm{nnz}_j)`."""
         start, end, n_blocks = self._blocks(j)
+        v = jnp.asarray(v)
 
         def body(k, total):
             rows, values = self._block(start, end, k)
@@ -125,6 +128,7 @@ class CSCDesign:
     def column_weighted_dot(self, j, s, v):
         r""":math:`\sum_i x_{ij} s_i v_i` (gathers ``s`` and ``v`` separately, no product formed)."""
         start, end, n_blocks = self._blocks(j)
+        s, v = jnp.asarray(s), jnp.asarray(v)
 
         def body(k, total):
             rows, values = self._block(start, end, k)
@@ -135,6 +139,7 @@ class CSCDesign:
     def column_axpy(self, j, a, v):
         r"""``v + a x_j`` in :math:`O(\mathrm{nnz}_j)`; nothing is read when ``a == 0``."""
         start, end, n_blocks = self._blocks(j)
+        v = jnp.asarray(v)
 
         def body(k, v):
             rows, values = self._block(start, end, k)
