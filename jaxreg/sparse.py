@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["CSCDesign", "from_scipy", "from_bcoo", "as_design", "is_sparse"]
+__all__ = ["CSCDesign", "from_scipy", "from_bcoo", "as_design", "is_sparse", "pad"]
 
 #: Values read at once when coordinate descent walks a column: a column of
 #: ``k`` stored values costs ``ceil(k / block)`` vectorised steps.
@@ -295,3 +295,29 @@ def as_design(X, *, dtype=None, name="X"):
         design = from_bcoo(X)
         return design if dtype is None else design.astype(dtype)
     return from_scipy(X, dtype=dtype, name=name)
+
+
+def pad(design, shape, capacity):
+    """``design`` as a larger matrix: empty rows and columns appended, and room
+    for ``capacity`` stored values (zeros), so that problems of nearby sizes
+    share one compiled program (the estimators' shape buckets).
+
+    The matrix is unchanged on its first ``design.shape`` rows and columns,
+    zero elsewhere.
+    """
+    n, p = design.shape
+    n_new, p_new = shape
+    if n_new < n or p_new < p or capacity < design.nnz:
+        raise ValueError(f"pad can only grow: {design.shape} with {design.nnz} values to "
+                         f"{shape} with {capacity}.")
+    extra = capacity - design.nnz
+    indptr = jnp.concatenate([design.indptr,
+                              jnp.full(p_new - p, design.indptr[-1], design.indptr.dtype)])
+    nnz = design.nnz
+    return CSCDesign(
+        data=jnp.concatenate([design.data[:nnz], jnp.zeros(extra + design.block, design.dtype)]),
+        indices=jnp.concatenate([design.indices[:nnz], jnp.zeros(extra + design.block,
+                                                                 jnp.int32)]),
+        columns=jnp.concatenate([design.columns[:nnz],
+                                 jnp.full(extra + design.block, max(p_new - 1, 0), jnp.int32)]),
+        indptr=indptr, shape=(int(n_new), int(p_new)), block=design.block)

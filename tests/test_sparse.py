@@ -242,3 +242,28 @@ def test_bad_sparse_input_gets_clear_errors(rng):
         jaxreg.solve(X, y, SquaredLoss(), None)
     with pytest.raises(ValueError, match="empty"):
         jaxreg.solve(sp.csr_matrix((0, 3)), np.zeros(0), SquaredLoss(), L1(0.1))
+
+
+# --------------------------------------------------------------------------
+# Estimators (scikit-learn's own sparse checks run in test_estimators.py)
+# --------------------------------------------------------------------------
+
+
+def test_estimators_on_sparse_match_sklearn_sparse_fits(rng):
+    from sklearn import linear_model as sk
+
+    from jaxreg.estimators import ElasticNet as JElasticNet
+    from jaxreg.estimators import Lasso as JLasso
+
+    X, y = _problem(rng, 50, 30, density=0.3)
+    sample_weight = rng.uniform(0.2, 3.0, 50)
+    for ours, theirs, params in [(JLasso, sk.Lasso, {}),
+                                 (JElasticNet, sk.ElasticNet, {"l1_ratio": 0.5})]:
+        for fit_intercept in (True, False):
+            kwargs = dict(alpha=0.02, fit_intercept=fit_intercept, max_iter=100000, **params)
+            model = ours(tol=1e-14, **kwargs).fit(X.tocoo(), y, sample_weight=sample_weight)
+            ref = theirs(tol=1e-15, **kwargs).fit(X, y, sample_weight=sample_weight)
+            assert _rel(model.coef_, ref.coef_) <= 1e-6
+            scale = np.max(np.abs(ref.coef_))
+            assert abs(model.intercept_ - ref.intercept_) <= 1e-6 * scale
+            np.testing.assert_allclose(model.predict(X), ref.predict(X), atol=1e-5 * scale)
