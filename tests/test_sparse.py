@@ -133,11 +133,11 @@ def test_vmap_over_alpha_equals_loop_and_no_retrace(rng):
         return jax.vmap(lambda a: sparse_coordinate_descent(
             design, y, SquaredLoss(), L1(a), tol=1e-13, max_iter=20000))(alphas)
 
-    batched = fit(jsp.from_scipy(X), y, alphas)
+    batched = fit(jsp.from_scipy(X, block=4), y, alphas)     # columns of several blocks
     for k, alpha in enumerate(alphas):
         ref = Lasso(alpha=float(alpha), tol=1e-15, max_iter=200000).fit(X, y)
         assert _rel(batched.coef[k], ref.coef_) <= 1e-6
-    again = fit(jsp.from_scipy(2.0 * X), y, alphas)    # same shapes: no retrace
+    again = fit(jsp.from_scipy(2.0 * X, block=4), y, alphas)    # same shapes: no retrace
     ref = Lasso(alpha=float(alphas[1]), tol=1e-15, max_iter=200000).fit(2.0 * X, y)
     assert _rel(again.coef[1], ref.coef_) <= 1e-6
     assert len(traces) == 1
