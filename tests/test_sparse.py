@@ -267,3 +267,22 @@ def test_estimators_on_sparse_match_sklearn_sparse_fits(rng):
             scale = np.max(np.abs(ref.coef_))
             assert abs(model.intercept_ - ref.intercept_) <= 1e-6 * scale
             np.testing.assert_allclose(model.predict(X), ref.predict(X), atol=1e-5 * scale)
+
+
+# --------------------------------------------------------------------------
+# Cross-validation
+# --------------------------------------------------------------------------
+
+
+def test_cv_on_sparse_matches_sklearn_lassocv(rng):
+    from sklearn.linear_model import LassoCV
+
+    X, y = _problem(rng, 80, 40, density=0.3)
+    result = jaxreg.cv(X, y, SquaredLoss(), L1(1.0), n_alphas=10, tol=1e-12)
+    ref = LassoCV(alphas=np.asarray(result.alphas), cv=5, tol=1e-14, max_iter=100000).fit(X, y)
+    # The fold paths are exact to ~1e-9, so the scores agree to round-off of the gap.
+    np.testing.assert_allclose(result.scores, ref.mse_path_.T, rtol=1e-8)
+    assert result.alpha_min == pytest.approx(ref.alpha_, rel=1e-12)
+    assert _rel(result.solution.coef, ref.coef_) <= 1e-6
+    assert abs(float(result.solution.intercept) - ref.intercept_) <= 1e-6 * np.max(
+        np.abs(ref.coef_))
