@@ -207,12 +207,14 @@ def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
     n, p = shape
     if np.shape(y)[0] != n:
         raise ValueError(f"X has {n} rows but y has {np.shape(y)[0]}.")
-    if not _sparse_cd.supports(loss, penalty) or np.ndim(y) != 1:
+    if not (_sparse_cd.supports(loss, penalty) and np.ndim(y) == 1) and not (
+            getattr(loss, "smooth", False) and penalty is not None
+            and not isinstance(penalty, _penalties.NoPenalty)):
         raise NotImplementedError(
-            "On sparse X, jaxreg solves the squared loss with a 1-D y and L1, L2, "
-            "ElasticNetPenalty or WeightedL1 only; got "
-            f"{type(loss).__name__} with {type(penalty).__name__} and y of shape "
-            f"{np.shape(y)}. Pass a dense X (X.toarray()) for the other cases.")
+            "On sparse X, jaxreg solves smooth losses (squared, Huber, logistic, "
+            "multinomial) with a penalty; got "
+            f"{type(loss).__name__} with {type(penalty).__name__}. Pass a dense X "
+            "(X.toarray()) for the absolute and quantile losses and unpenalized fits.")
     check_loss(loss, y)
     check_penalty(penalty, p)
     if isinstance(penalty, _penalties.WeightedL1) and is_concrete(penalty.weights) and np.any(

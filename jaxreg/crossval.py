@@ -462,13 +462,13 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
 # --------------------------------------------------------------------------
 
 
-@partial(jax.jit, static_argnames=("strategy", "fit_intercept", "options"))
-def _sparse_fold_paths(design, y, loss, penalty, alphas, train_weight, tol, *, strategy,
+@partial(jax.jit, static_argnames=("solver", "strategy", "fit_intercept", "options"))
+def _sparse_fold_paths(design, y, loss, penalty, alphas, train_weight, tol, *, solver, strategy,
                        fit_intercept, options):
     """The folds' paths on a sparse design, one fold after another (:func:`jax.lax.map`)."""
     return jax.lax.map(lambda weight: _paths.sparse_path_core(
-        design, y, loss, penalty, alphas, sample_weight=weight, tol=tol, strategy=strategy,
-        fit_intercept=fit_intercept, options=options), train_weight)
+        design, y, loss, penalty, alphas, sample_weight=weight, tol=tol, solver=solver,
+        strategy=strategy, fit_intercept=fit_intercept, options=options), train_weight)
 
 
 def _as_scipy(X, design):
@@ -485,14 +485,14 @@ def _as_scipy(X, design):
 def _sparse_cv(X, y, loss, penalty, alphas, *, folds, n_alphas, eps, fit_intercept,
                sample_weight, strategy, solver, tol, max_iter, refit, options):
     """:func:`cv` on a sparse ``X`` (checked here, never densified)."""
-    if solver not in ("auto", "cd"):
-        raise NotImplementedError(
-            f"solver={solver!r} does not take a sparse X; use solver='auto' or 'cd', or "
-            "pass a dense X.")
     if penalty is None or isinstance(penalty, _penalties.NoPenalty):
         _paths._check_family(penalty)
     design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, None,
                                              max_iter, tol, owner="jaxreg.cv")
+    if np.ndim(y) != 1 or isinstance(loss, _losses.MultinomialLoss):
+        raise NotImplementedError("jaxreg.cv on sparse X takes a 1-D y and a loss other "
+                                  "than MultinomialLoss.")
+    solver = _solve.sparse_solver(loss, penalty, y, solver)
     n = design.shape[0]
     y_np = np.asarray(y, design.dtype)
     splits = _splits(folds, np.zeros((n, 0)), y_np)
@@ -500,21 +500,19 @@ def _sparse_cv(X, y, loss, penalty, alphas, *, folds, n_alphas, eps, fit_interce
         _paths._check_family(penalty)
         eps = _paths._grid_eps(n_alphas, eps, "sklearn", design.shape)
         top = jax.jit(_paths.sparse_alpha_max, static_argnames="fit_intercept")(
-            design, jnp.asarray(y_np), penalty, fit_intercept=bool(fit_intercept),
+            design, jnp.asarray(y_np), loss, penalty, fit_intercept=bool(fit_intercept),
             sample_weight=sample_weight)
         alphas = _paths._geometric(top, n_alphas, eps)
     _validation.check_array("alphas", alphas, ndim=1)
     alphas = np.sort(np.asarray(alphas, design.dtype))[::-1].copy()
     if (alphas <= 0).any():
         raise ValueError(f"alphas must be positive on sparse X; got {alphas[alphas <= 0][0]!r}.")
-    options = {"check_every": _paths._SPARSE_CHECK_EVERY, "anderson": 5, **options}
-    if max_iter is not None:
-        options["max_iter"] = max_iter
     fold_set = make_folds(splits, n, sample_weight, design.dtype)
     fold_paths = _sparse_fold_paths(
         design, jnp.asarray(y_np), loss, penalty, jnp.asarray(alphas), fold_set.train_weight,
-        tol, strategy=_paths._choose_strategy(strategy), fit_intercept=bool(fit_intercept),
-        options=tuple(sorted(options.items())))
+        tol, solver=solver, strategy=_paths._choose_strategy(strategy),
+        fit_intercept=bool(fit_intercept),
+        options=_paths.sparse_path_options(solver, options, max_iter))
     flat = fold_paths._replace(converged=fold_paths.converged.reshape(-1),
                                dual_gaps=fold_paths.dual_gaps.reshape(-1),
                                alphas=jnp.tile(fold_paths.alphas[0], fold_paths.alphas.shape[0]))

@@ -660,45 +660,44 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
 # --------------------------------------------------------------------------
 
 
-def sparse_alpha_max(X, y, penalty, *, fit_intercept=True, sample_weight=None):
-    r""":func:`alpha_max` of the squared loss on a :class:`~jaxreg.sparse.CSCDesign`.
+def sparse_alpha_max(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None):
+    r""":func:`alpha_max` on a :class:`~jaxreg.sparse.CSCDesign` (pure).
 
-    .. math::
-        \alpha_{\max} = \big\| \tilde X^\top S (y - \bar y_s) / n \big\|_*
-        = \big\| X^\top (s \odot (y - \bar y_s)) / n \big\|_*
-
-    (the centring of :math:`X` drops out: :math:`\sum_i s_i (y_i - \bar y_s) = 0`),
-    one :math:`O(\mathrm{nnz})` product. Pure.
+    For the squared loss
+    :math:`\alpha_{\max} = \| \tilde X^\top S (y - \bar y_s) / n \|_*
+    = \| X^\top (s \odot (y - \bar y_s)) / n \|_*` (the centring of
+    :math:`X` drops out since :math:`\sum_i s_i (y_i - \bar y_s) = 0`): one
+    :math:`O(\mathrm{nnz})` product, as for every smooth loss.
     """
-    n = X.shape[0]
-    y = jnp.asarray(y, X.dtype)
-    s = (jnp.ones(n, X.dtype) if sample_weight is None
-         else jnp.asarray(sample_weight, X.dtype) * (n / jnp.sum(jnp.asarray(sample_weight))))
-    yc = y - jnp.vdot(s, y) / n if fit_intercept else y
-    return _dual_norm(penalty, X.rmatvec(s * yc) / n)
+    return _alpha_max(_common.make_problem(X, y, sample_weight, fit_intercept), loss, penalty)
 
 
 def sparse_path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4,
-                     strategy="warm", fit_intercept=True, chunk_size=10, options=()):
+                     solver="cd", strategy="warm", fit_intercept=True, chunk_size=10,
+                     options=()):
     r"""The pure path computation on a :class:`~jaxreg.sparse.CSCDesign` (no checks).
 
-    :func:`~jaxreg.solvers.sparse_cd.sparse_coordinate_descent` at every
-    ``alpha``; ``strategy`` as in :func:`path_core` (resolved). Memory per
+    ``solver`` is "cd" (:func:`~jaxreg.solvers.sparse_cd.sparse_coordinate_descent`,
+    warm starts from the secant prediction) or "fista"/"ista" (sparse
+    products); ``strategy`` as in :func:`path_core` (resolved). Memory per
     ``alpha`` being solved is :math:`O(\mathrm{nnz} + n + p)`. Works under
     ``jit`` and ``vmap`` (e.g. over CV folds given as ``sample_weight`` masks).
     """
     alphas = jnp.asarray(alphas, X.dtype)
     options = dict(options)
+    function = _solve.sparse_solver_function(solver)
 
     def solve_one(penalty, init):
-        return _sparse_cd.sparse_coordinate_descent(
-            X, y, loss, penalty, fit_intercept=fit_intercept, sample_weight=sample_weight,
-            init=init, tol=tol, **options)
+        return function(X, y, loss, penalty, fit_intercept=fit_intercept,
+                        sample_weight=sample_weight, init=init, tol=tol, **options)
 
     if strategy == "warm":
-        shapes = _cd.solution_shapes(X.shape[1], X.dtype)
+        if solver == "cd":
+            shapes = _cd.solution_shapes(X.shape[1], X.dtype)
+        else:
+            shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
         start = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        solutions = _warm(solve_one, penalty, alphas, start, extrapolate=True)
+        solutions = _warm(solve_one, penalty, alphas, start, extrapolate=solver == "cd")
     elif strategy == "batched":
         solutions = _batched(solve_one, penalty, alphas)
     else:
@@ -707,12 +706,24 @@ def sparse_path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-
                 solutions.n_iter, solutions.converged)
 
 
-@partial(jax.jit, static_argnames=("strategy", "fit_intercept", "chunk_size", "options"))
-def _sparse_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, *, strategy,
+@partial(jax.jit, static_argnames=("solver", "strategy", "fit_intercept", "chunk_size",
+                                   "options"))
+def _sparse_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, *, solver, strategy,
                      fit_intercept, chunk_size, options):
     return sparse_path_core(X, y, loss, penalty, alphas, sample_weight=sample_weight, tol=tol,
-                            strategy=strategy, fit_intercept=fit_intercept,
+                            solver=solver, strategy=strategy, fit_intercept=fit_intercept,
                             chunk_size=chunk_size, options=options)
+
+
+def sparse_path_options(solver, options, max_iter):
+    """Default options of the sparse solvers on a path: coordinate descent checks
+    the gap every 5 sweeps (a check costs two O(nnz) products, a working-set
+    sweep O(nnz of the set)) and extrapolates every 5 (Anderson)."""
+    defaults = {"check_every": _SPARSE_CHECK_EVERY, "anderson": 5} if solver == "cd" else {}
+    options = {**defaults, **options}
+    if max_iter is not None:
+        options["max_iter"] = max_iter
+    return tuple(sorted(options.items()))
 
 
 # Sparse paths check the gap every few sweeps (a check costs two O(nnz)
@@ -723,18 +734,15 @@ _SPARSE_CHECK_EVERY = 5
 def _sparse_path(X, y, loss, penalty, alphas, *, n_alphas, eps, fit_intercept, sample_weight,
                  strategy, solver, tol, max_iter, chunk_size, concrete, options):
     """:func:`path` on a sparse ``X`` (checked here, never densified)."""
-    if solver not in ("auto", "cd"):
-        raise NotImplementedError(
-            f"solver={solver!r} does not take a sparse X; use solver='auto' or 'cd' "
-            "(coordinate descent over the columns), or pass a dense X.")
     if penalty is None or isinstance(penalty, _penalties.NoPenalty):
         _check_family(penalty)
     design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, None,
                                              max_iter, tol, owner="jaxreg.path")
-    y = jnp.asarray(y, design.dtype)
-    options = {"check_every": _SPARSE_CHECK_EVERY, "anderson": 5, **options}
-    if max_iter is not None:
-        options["max_iter"] = max_iter
+    loss = _solve._resolve_loss(loss, y)
+    solver = _solve.sparse_solver(loss, penalty, y, solver)
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        y = y.astype(design.dtype)
     if alphas is not None:
         _validation.check_array("alphas", alphas, ndim=1)
         if _validation.is_concrete(alphas):
@@ -752,13 +760,15 @@ def _sparse_path(X, y, loss, penalty, alphas, *, n_alphas, eps, fit_intercept, s
                              "explicitly.")
         eps = _grid_eps(n_alphas, eps, "sklearn", design.shape)
         top = jax.jit(sparse_alpha_max, static_argnames="fit_intercept")(
-            design, y, penalty, fit_intercept=bool(fit_intercept), sample_weight=sample_weight)
+            design, y, loss, penalty, fit_intercept=bool(fit_intercept),
+            sample_weight=sample_weight)
         alphas = _geometric(top, n_alphas, eps)
     result = _sparse_path_jit(design, y, loss, penalty, jnp.asarray(alphas, design.dtype),
-                              sample_weight, tol, strategy=_choose_strategy(strategy),
+                              sample_weight, tol, solver=solver,
+                              strategy=_choose_strategy(strategy),
                               fit_intercept=bool(fit_intercept),
                               chunk_size=int(chunk_size or 10),
-                              options=tuple(sorted(options.items())))
+                              options=sparse_path_options(solver, options, max_iter))
     if concrete:
         _warn_unconverged(result, tol, "jaxreg.path")
     return result

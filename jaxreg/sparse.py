@@ -157,6 +157,14 @@ class CSCDesign:
 
         return lax.fori_loop(1, jnp.where(a != 0, n_blocks, 1), body, body(0, v))
 
+    def __matmul__(self, w):
+        return self.matvec(w)
+
+    @property
+    def T(self):
+        """The transpose as a linear operator: ``X.T @ v`` is :meth:`rmatvec`."""
+        return _Transposed(self)
+
     def todense(self):
         """The dense array (for tests and small problems only)."""
         dense = jnp.zeros(self.shape, self.dtype)
@@ -164,6 +172,24 @@ class CSCDesign:
 
     def astype(self, dtype):
         return dataclasses.replace(self, data=self.data.astype(dtype))
+
+
+class _Transposed:
+    """:math:`X^\top` of a :class:`CSCDesign`, for ``X.T @ v`` (no copy)."""
+
+    def __init__(self, design):
+        self.design = design
+
+    @property
+    def shape(self):
+        return self.design.shape[::-1]
+
+    @property
+    def dtype(self):
+        return self.design.dtype
+
+    def __matmul__(self, v):
+        return self.design.rmatvec(v)
 
 
 def _expand(data, other):
