@@ -145,40 +145,49 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
     def intercept_of(w):
         return y_mean - jnp.vdot(x_mean, w)
 
-    # The maintained vector is rb = (y - X w, b), shape (n + 1,): the raw
-    # residual and the intercept in one array (affine in w, as Anderson
-    # extrapolation needs); the column reads index its first n entries only.
+    # The maintained pair is aux = (r, b): the raw residual y - X w (n,) and
+    # the intercept (). They are kept apart: a read of b from inside the
+    # residual array made XLA copy the array at every coordinate (measured:
+    # 33 us instead of 6 us per coordinate at n = 20000). Anderson
+    # extrapolation, which needs one array affine in w, packs them per sweep.
     def recompute(w):
-        """rb from w: O(nnz)."""
-        return jnp.concatenate([y - X.matvec(w), intercept_of(w)[None]])
+        """aux from w: O(nnz)."""
+        return y - X.matvec(w), intercept_of(w)
 
-    def objective(w, rb):
-        rc = rb[:n] - rb[n]
+    def objective(w, aux):
+        rc = aux[0] - aux[1]
         return 0.5 * jnp.vdot(s * rc, rc) / n + penalty.value(w)
 
-    def update(j, old, rb):
+    def pack(aux):
+        return jnp.concatenate([aux[0], aux[1][None]])
+
+    def unpack(packed):
+        return packed[:n], packed[n]
+
+    def update(j, old, aux):
+        r, b = aux
         # x~_j' S r~ = sum x_ij s_i r_i - b n xbar_j  (sum_i s_i r~_i = 0).
-        dot = X.column_weighted_dot(j, s, rb) if weighted else X.column_dot(j, rb)
-        correlation = dot - rb[n] * n * x_mean[j]
+        dot = X.column_weighted_dot(j, s, r) if weighted else X.column_dot(j, r)
+        correlation = dot - b * n * x_mean[j] if fit_intercept else dot
         w_j = _coordinate_step(penalty, j, old, -correlation / n, steps[j])
         delta = w_j - old
-        rb = X.column_axpy(j, -delta, rb)
+        r = X.column_axpy(j, -delta, r)
         if fit_intercept:
-            rb = rb.at[n].add(-delta * x_mean[j])
-        return w_j, rb
+            b = b - delta * x_mean[j]
+        return w_j, (r, b)
 
     def full_gap(w):
-        """(gap, v, rb) from a residual recomputed from w: two O(nnz) products."""
-        rb = recompute(w)
-        rc = rb[:n] - rb[n]
+        """(gap, v, aux) from a residual recomputed from w: two O(nnz) products."""
+        aux = recompute(w)
+        rc = aux[0] - aux[1]
         sr = s * rc
         v = (X.rmatvec(sr) - x_mean * jnp.sum(sr)) / n
         gap = _squared_gap(penalty, w, jnp.vdot(sr, rc) / n, v)
-        return jnp.where(jnp.isnan(gap), jnp.inf, gap), v, rb
+        return jnp.where(jnp.isnan(gap), jnp.inf, gap), v, aux
 
-    def set_gap(w, rb, order, size):
+    def set_gap(w, aux, order, size):
         """Gap of the working set's subproblem (w is zero outside it): O(nnz of the set)."""
-        rc = rb[:n] - rb[n]
+        rc = aux[0] - aux[1]
         sr = s * rc
         total = jnp.sum(sr)
 
@@ -189,26 +198,26 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
         v = lax.fori_loop(0, size, correlate, jnp.zeros_like(w)) / n
         return _squared_gap(penalty, w, jnp.vdot(sr, rc) / n, v)
 
-    def advance(w, rb, k, order, size):
-        """The sweeps between two gap evaluations: ``(w, rb, k)``."""
+    def advance(w, aux, k, order, size):
+        """The sweeps between two gap evaluations: ``(w, aux, k)``."""
         def epoch(_, carry):
             return _sweep(update, *carry, order, size)
 
         if anderson:
             def record(carry, _):
                 carry = epoch(None, carry)
-                return carry, carry
+                return carry, (carry[0], pack(carry[1]))
 
-            (w_new, rb_new), (history, rb_history) = lax.scan(record, (w, rb), None,
-                                                              length=anderson)
-            w_new, rb_new = _extrapolate(penalty, objective, recompute,
-                                         jnp.concatenate([w[None], history]),
-                                         jnp.concatenate([rb[None], rb_history]),
-                                         w_new, rb_new)
-            return w_new, rb_new, k + anderson
+            (w_new, aux_new), (history, aux_history) = lax.scan(record, (w, aux), None,
+                                                                length=anderson)
+            w_new, packed = _extrapolate(
+                penalty, lambda w, packed: objective(w, unpack(packed)),
+                lambda w: pack(recompute(w)), jnp.concatenate([w[None], history]),
+                jnp.concatenate([pack(aux)[None], aux_history]), w_new, pack(aux_new))
+            return w_new, unpack(packed), k + anderson
         epochs = jnp.minimum(check_every, max_iter - k)
-        w, rb = lax.fori_loop(0, epochs, epoch, (w, rb))
-        return w, rb, k + epochs
+        w, aux = lax.fori_loop(0, epochs, epoch, (w, aux))
+        return w, aux, k + epochs
 
     use_working_set = (working_set is True or (
         working_set == "auto" and p > _WORKING_SET_MIN_FEATURES
@@ -217,7 +226,7 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
     inner = bool(use_working_set and inner_tol)
 
     def body(c):
-        w, rb, n_iter, gap, v = c
+        w, aux, n_iter, gap, v = c
         if use_working_set:
             order, size = _working_set(penalty, w, v, None, _WORKING_SET_MIN, capped=True)
         else:
@@ -226,16 +235,16 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
         target = jnp.maximum(inner_tol * gap, 0.5 * limit) if inner else jnp.inf
 
         def inner_body(state):
-            w, rb, k, _ = state
-            w, rb, k = advance(w, rb, k, order, size)
-            return w, rb, k, (set_gap(w, rb, order, size) if inner else gap)
+            w, aux, k, _ = state
+            w, aux, k = advance(w, aux, k, order, size)
+            return w, aux, k, (set_gap(w, aux, order, size) if inner else gap)
 
         def inner_cond(state):
             return (state[2] == n_iter) | ((state[3] > target) & (state[2] < max_iter))
 
-        w, rb, n_iter, _ = lax.while_loop(inner_cond, inner_body, (w, rb, n_iter, gap))
-        gap, v, rb = full_gap(w)
-        return w, rb, n_iter, gap, v
+        w, aux, n_iter, _ = lax.while_loop(inner_cond, inner_body, (w, aux, n_iter, gap))
+        gap, v, aux = full_gap(w)
+        return w, aux, n_iter, gap, v
 
     def cond(c):
         return (c[2] < max_iter) & (c[3] > limit)
@@ -247,8 +256,8 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
     # The start's certificate (a warm start that already meets tol costs no
     # sweep) and its correlations, which choose the first working set (a
     # warm start's sweeps then run on its support and violators).
-    gap0, v0, rb0 = full_gap(coef0)
-    start = (coef0, rb0, jnp.zeros((), jnp.int32), gap0, v0)
-    w, rb, n_iter, gap, _ = lax.while_loop(cond, body, start)
-    b = rb[n] if fit_intercept else jnp.zeros((), dtype)
+    gap0, v0, aux0 = full_gap(coef0)
+    start = (coef0, aux0, jnp.zeros((), jnp.int32), gap0, v0)
+    w, (_, b), n_iter, gap, _ = lax.while_loop(cond, body, start)
+    b = b if fit_intercept else jnp.zeros((), dtype)
     return Solution(w, b.astype(dtype), n_iter, gap, gap <= limit)
