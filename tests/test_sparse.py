@@ -61,6 +61,10 @@ def test_from_scipy_products_equal_scipy(fmt, rng):
         np.testing.assert_allclose(design.column_dot(j, v), dense[:, j] @ v, rtol=1e-13)
         np.testing.assert_allclose(design.column_axpy(j, 0.7, v), v + 0.7 * dense[:, j],
                                    rtol=1e-13)
+        s = np.linspace(0.5, 2.0, 23)
+        updated, dot = design.column_update(j, v, lambda d: (2.0 * d, d), weights=s)
+        np.testing.assert_allclose(dot, dense[:, j] @ (s * v), rtol=1e-13)
+        np.testing.assert_allclose(updated, v + 2.0 * dot * dense[:, j], rtol=1e-13)
 
 
 def test_from_bcoo_under_jit_equals_scipy(rng):

@@ -166,14 +166,16 @@ def sparse_coordinate_descent(X, y, loss, penalty, *, fit_intercept=True, sample
 
     def update(j, old, aux):
         r, b = aux
-        # x~_j' S r~ = sum x_ij s_i r_i - b n xbar_j  (sum_i s_i r~_i = 0).
-        dot = X.column_weighted_dot(j, s, r) if weighted else X.column_dot(j, r)
-        correlation = dot - b * n * x_mean[j] if fit_intercept else dot
-        w_j = _coordinate_step(penalty, j, old, -correlation / n, steps[j])
-        delta = w_j - old
-        r = X.column_axpy(j, -delta, r)
+
+        def step(dot):
+            # x~_j' S r~ = sum x_ij s_i r_i - b n xbar_j  (sum_i s_i r~_i = 0).
+            correlation = dot - b * n * x_mean[j] if fit_intercept else dot
+            w_j = _coordinate_step(penalty, j, old, -correlation / n, steps[j])
+            return old - w_j, w_j                    # r -= delta x_j
+
+        r, w_j = X.column_update(j, r, step, s if weighted else None)
         if fit_intercept:
-            b = b - delta * x_mean[j]
+            b = b - (w_j - old) * x_mean[j]
         return w_j, (r, b)
 
     def full_gap(w):
