@@ -176,6 +176,7 @@ class CSCDesign:
         """
         start, end, n_blocks = self._blocks(j)
         v = jnp.asarray(v)
+        weights = None if weights is None else jnp.asarray(weights)
         rows0, values0 = self._block(start, end, 0)
 
         def term(rows, values):
