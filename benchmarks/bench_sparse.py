@@ -151,12 +151,13 @@ def main():
                device=jax.devices()[0].device_kind, machine=f"{os.cpu_count()}-core "
                f"{platform.machine()} CPU", jax=jax.__version__, path={}, cv={})
     print("path (time at the loosest tol meeting the gap; ratio = peer / jaxreg):")
-    for name, row in rows.items():
-        ratio = (row["seconds"] / reference["seconds"]
-                 if row["seconds"] and reference["seconds"] else None)
+    for row in rows.values():
         if row["coefs"] is not None and reference["coefs"] is not None:
             row["max_coef_difference"] = float(np.max(np.abs(row["coefs"] - reference["coefs"]))
                                                / np.max(np.abs(reference["coefs"])))
+    for name, row in rows.items():
+        ratio = (row["seconds"] / reference["seconds"]
+                 if row["seconds"] and reference["seconds"] else None)
         row.pop("coefs")
         row["ratio"] = ratio
         out["path"][name] = row

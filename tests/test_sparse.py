@@ -186,15 +186,19 @@ def test_path_with_intercept_and_weights_matches_dense_path(rng):
     assert _rel(result.coefs[6], ref.coef_) <= 1e-6
 
 
-def test_sparse_path_forms_no_dense_array(rng):
-    """No intermediate of the sparse path has n x p entries (the dense X's size)."""
+@pytest.mark.parametrize("loss, solver", [(SquaredLoss(), "cd"), (LogisticLoss(), "fista")],
+                         ids=["squared-cd", "logistic-fista"])
+def test_sparse_path_forms_no_dense_array(loss, solver, rng):
+    """No intermediate of the sparse path has n x p / 4 entries (a dense X has n x p)."""
     n, p = 50, 70
     X, y = _problem(rng, n, p, density=0.05)
+    if solver == "fista":
+        y = np.where(y > np.median(y), 1.0, -1.0)
     design = jsp.from_scipy(X)
     alphas = jnp.geomspace(0.5, 0.01, 5)
+    options = (("anderson", 5), ("check_every", 5)) if solver == "cd" else ()
     jaxpr = jax.make_jaxpr(lambda d, y: sparse_path_core(
-        d, y, SquaredLoss(), L1(1.0), alphas, options=(("anderson", 5), ("check_every", 5))))(
-        design, jnp.asarray(y))
+        d, y, loss, L1(1.0), alphas, solver=solver, options=options))(design, jnp.asarray(y))
     sizes = []
 
     def walk(jaxpr):
@@ -209,6 +213,7 @@ def test_sparse_path_forms_no_dense_array(rng):
                         walk(sub)
 
     walk(jaxpr.jaxpr)
+    assert len(sizes) > 100                   # the solver's loops were walked into
     assert max(sizes) < n * p / 4, max(sizes)
 
 
