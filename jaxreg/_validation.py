@@ -180,8 +180,9 @@ def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
 
     SciPy input has its stored values checked for NaN and infinity
     (:func:`jaxreg.sparse.from_scipy`); every format SciPy has is converted
-    to compressed sparse columns. Pairs of loss and penalty that have no
-    sparse solver yet raise :class:`NotImplementedError`.
+    to compressed sparse columns. Non-smooth losses (absolute, quantile),
+    unpenalized fits and unpenalized features (zero weights) have no sparse
+    solver yet and raise :class:`NotImplementedError`.
     """
     from jaxreg import sparse as _sparse
     from jaxreg.solvers import sparse_cd as _sparse_cd
@@ -233,7 +234,7 @@ def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
             if w.sum() <= 0:
                 raise ValueError("sample_weight sums to 0: at least one sample needs a positive weight.")
     if init is not None and not hasattr(init, "coef"):
-        check_array("init", init, ndim=1)
+        check_array("init", init, ndim=(1, 2))
         if np.shape(init)[0] != p:
             raise ValueError(f"init has {np.shape(init)[0]} coefficients but X has {p} features.")
     if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
