@@ -44,6 +44,12 @@ __all__ = ["CSCDesign", "from_scipy", "from_bcoo", "as_design", "is_sparse", "pa
 DEFAULT_BLOCK = 64
 
 
+#: A column's values past its first block are read in blocks of
+#: ``LONG_BLOCKS * block`` (long columns, e.g. the frequent words of a bag of
+#: words, then cost few loop iterations); the arrays are padded by as much.
+LONG_BLOCKS = 16
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class CSCDesign:
@@ -51,13 +57,13 @@ class CSCDesign:
 
     Attributes
     ----------
-    data : array of shape (nnz + block,)
-        Stored values, column after column; the last ``block`` are zero
-        padding (so that a block read at the end of the last column stays in
-        bounds).
-    indices : int32 array of shape (nnz + block,)
+    data : array of shape (nnz + padding,)
+        Stored values, column after column; the last ``padding``
+        (``LONG_BLOCKS * block``) are zero padding (so that a block read at
+        the end of the last column stays in bounds).
+    indices : int32 array of shape (nnz + padding,)
         Row of each stored value (0 in the padding).
-    columns : int32 array of shape (nnz + block,)
+    columns : int32 array of shape (nnz + padding,)
         Column of each stored value, non-decreasing (``n_features - 1`` in
         the padding, whose values are zero), for the segment sums of
         :meth:`rmatvec`.
@@ -87,7 +93,12 @@ class CSCDesign:
     @property
     def nnz(self):
         """Number of stored values (padding excluded), static."""
-        return self.data.shape[0] - self.block
+        return self.data.shape[0] - self.padding
+
+    @property
+    def padding(self):
+        """Zero values stored after the last column, static."""
+        return padding(self.block)
 
     def matvec(self, w):
         r""":math:`X w` for ``w`` of shape (p,) or (p, k): :math:`O(\mathrm{nnz})`."""
@@ -108,14 +119,22 @@ class CSCDesign:
                                    self.shape[1], indices_are_sorted=True)
 
     def _blocks(self, j):
+        """Column ``j``'s start, end and number of long blocks after its first block."""
         start, end = self.indptr[j], self.indptr[j + 1]
-        return start, end, (end - start + self.block - 1) // self.block
+        long = LONG_BLOCKS * self.block
+        return start, end, (jnp.maximum(end - start - self.block, 0) + long - 1) // long
 
     def _block(self, start, end, k):
-        offset = start + k * self.block
-        rows = lax.dynamic_slice(self.indices, (offset,), (self.block,))
-        values = lax.dynamic_slice(self.data, (offset,), (self.block,))
-        inside = offset + jnp.arange(self.block, dtype=offset.dtype) < end
+        """Block ``k`` of a column: 0 is the first (``block`` values), ``k >= 1`` the
+        long ones (``LONG_BLOCKS * block`` values, from ``start + block``)."""
+        if isinstance(k, int) and k == 0:
+            offset, size = start, self.block
+        else:
+            size = LONG_BLOCKS * self.block
+            offset = start + self.block + (k - 1) * size
+        rows = lax.dynamic_slice(self.indices, (offset,), (size,))
+        values = lax.dynamic_slice(self.data, (offset,), (size,))
+        inside = offset + jnp.arange(size, dtype=offset.dtype) < end
         return rows, jnp.where(inside, values, jnp.zeros_like(values))
 
     # The column walks below read the first block outside the loop: most
@@ -132,7 +151,7 @@ class CSCDesign:
             rows, values = self._block(start, end, k)
             return jnp.vdot(values, v[rows])
 
-        return lax.fori_loop(1, n_blocks, lambda k, total: total + term(k), term(0))
+        return lax.fori_loop(1, n_blocks + 1, lambda k, total: total + term(k), term(0))
 
     def column_weighted_dot(self, j, s, v):
         r""":math:`\sum_i x_{ij} s_i v_i` (gathers ``s`` and ``v`` separately, no product formed)."""
@@ -143,7 +162,7 @@ class CSCDesign:
             rows, values = self._block(start, end, k)
             return jnp.vdot(values * s[rows], v[rows])
 
-        return lax.fori_loop(1, n_blocks, lambda k, total: total + term(k), term(0))
+        return lax.fori_loop(1, n_blocks + 1, lambda k, total: total + term(k), term(0))
 
     def column_axpy(self, j, a, v):
         r"""``v + a x_j`` in :math:`O(\mathrm{nnz}_j)`; past the first block nothing is
@@ -155,7 +174,7 @@ class CSCDesign:
             rows, values = self._block(start, end, k)
             return v.at[rows].add(a * values)
 
-        return lax.fori_loop(1, jnp.where(a != 0, n_blocks, 1), body, body(0, v))
+        return lax.fori_loop(1, jnp.where(a != 0, n_blocks + 1, 1), body, body(0, v))
 
     def __matmul__(self, w):
         return self.matvec(w)
@@ -183,7 +202,7 @@ class CSCDesign:
             values = values if weights is None else values * weights[rows]
             return jnp.vdot(values, v[rows])
 
-        dot = lax.fori_loop(1, n_blocks, lambda k, t: t + term(*self._block(start, end, k)),
+        dot = lax.fori_loop(1, n_blocks + 1, lambda k, t: t + term(*self._block(start, end, k)),
                             term(rows0, values0))
         a, out = step(dot)
         v = v.at[rows0].add(a * values0)
@@ -192,7 +211,7 @@ class CSCDesign:
             rows, values = self._block(start, end, k)
             return v.at[rows].add(a * values)
 
-        return lax.fori_loop(1, jnp.where(a != 0, n_blocks, 1), body, v), out
+        return lax.fori_loop(1, jnp.where(a != 0, n_blocks + 1, 1), body, v), out
 
     def todense(self):
         """The dense array (for tests and small problems only)."""
@@ -250,8 +269,13 @@ def _is_bcoo(X):
     return isinstance(X, jsparse.BCOO)
 
 
+def padding(block):
+    """Length of the zero padding after the last column, for ``block``."""
+    return LONG_BLOCKS * int(block)
+
+
 def _pad(array, block, dtype):
-    return np.concatenate([np.asarray(array, dtype), np.zeros(block, dtype)])
+    return np.concatenate([np.asarray(array, dtype), np.zeros(padding(block), dtype)])
 
 
 def from_scipy(X, *, dtype=None, block=None, name="X"):
@@ -297,7 +321,7 @@ def from_scipy(X, *, dtype=None, block=None, name="X"):
         csc = csc.copy()
         csc.sum_duplicates()
     n, p = csc.shape
-    if max(n, csc.nnz + block) >= 2**31:
+    if max(n, csc.nnz + padding(block)) >= 2**31:
         raise ValueError(f"{name} has {csc.nnz} stored values and {n} rows; at most "
                          "2**31 - 1 are supported (int32 indices).")
     values = csc.data
@@ -314,7 +338,8 @@ def from_scipy(X, *, dtype=None, block=None, name="X"):
     return CSCDesign(
         data=jnp.asarray(_pad(values, block, dtype)),
         indices=jnp.asarray(_pad(csc.indices, block, np.int32)),
-        columns=jnp.asarray(np.concatenate([columns, np.full(block, max(p - 1, 0), np.int32)])),
+        columns=jnp.asarray(np.concatenate([columns, np.full(padding(block), max(p - 1, 0),
+                                                             np.int32)])),
         indptr=jnp.asarray(np.asarray(csc.indptr, np.int32)),
         shape=(int(n), int(p)), block=int(block))
 
@@ -344,9 +369,9 @@ def from_bcoo(X, *, block=DEFAULT_BLOCK):
     outside = cols >= p
     indptr = jnp.searchsorted(cols, jnp.arange(p + 1, dtype=jnp.int32), side="left")
     data = jnp.where(outside, jnp.zeros_like(data), data)
-    pad = jnp.zeros(block, data.dtype)
-    zeros = jnp.zeros(block, jnp.int32)
-    last = jnp.full(block, max(p - 1, 0), jnp.int32)
+    pad = jnp.zeros(padding(block), data.dtype)
+    zeros = jnp.zeros(padding(block), jnp.int32)
+    last = jnp.full(padding(block), max(p - 1, 0), jnp.int32)
     return CSCDesign(
         data=jnp.concatenate([data, pad]),
         indices=jnp.concatenate([jnp.where(outside, 0, rows), zeros]),
@@ -382,9 +407,10 @@ def pad(design, shape, capacity):
                               jnp.full(p_new - p, design.indptr[-1], design.indptr.dtype)])
     nnz = design.nnz
     return CSCDesign(
-        data=jnp.concatenate([design.data[:nnz], jnp.zeros(extra + design.block, design.dtype)]),
-        indices=jnp.concatenate([design.indices[:nnz], jnp.zeros(extra + design.block,
-                                                                 jnp.int32)]),
-        columns=jnp.concatenate([design.columns[:nnz],
-                                 jnp.full(extra + design.block, max(p_new - 1, 0), jnp.int32)]),
+        data=jnp.concatenate([design.data[:nnz],
+                              jnp.zeros(extra + design.padding, design.dtype)]),
+        indices=jnp.concatenate([design.indices[:nnz],
+                                 jnp.zeros(extra + design.padding, jnp.int32)]),
+        columns=jnp.concatenate([design.columns[:nnz], jnp.full(extra + design.padding,
+                                                                max(p_new - 1, 0), jnp.int32)]),
         indptr=indptr, shape=(int(n_new), int(p_new)), block=design.block)

@@ -67,6 +67,25 @@ def test_from_scipy_products_equal_scipy(fmt, rng):
         np.testing.assert_allclose(updated, v + 2.0 * dot * dense[:, j], rtol=1e-13)
 
 
+def test_column_walks_over_long_columns(rng):
+    """Columns longer than one block (block 4, then long blocks of 64 values)."""
+    dense = np.zeros((300, 3))
+    dense[:, 1] = rng.standard_normal(300)                       # 4 + 5 blocks
+    dense[::7, 2] = rng.standard_normal(43)                      # 4 + 1 block
+    dense[5, 0] = 1.5
+    design = jsp.from_scipy(sp.csr_matrix(dense), block=4)
+    v, s = rng.standard_normal(300), rng.uniform(0.5, 2.0, 300)
+    for j in range(3):
+        np.testing.assert_allclose(design.column_dot(j, v), dense[:, j] @ v, rtol=1e-12)
+        np.testing.assert_allclose(design.column_weighted_dot(j, s, v), dense[:, j] @ (s * v),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(design.column_axpy(j, -0.3, v), v - 0.3 * dense[:, j],
+                                   rtol=1e-12)
+        updated, dot = design.column_update(j, v, lambda d: (d, d), weights=s)
+        np.testing.assert_allclose(updated, v + (dense[:, j] @ (s * v)) * dense[:, j],
+                                   rtol=1e-12)
+
+
 def test_from_bcoo_under_jit_equals_scipy(rng):
     X, _ = _problem(rng, 23, 17, density=0.3)
     bcoo = jsparse.BCOO.from_scipy_sparse(X.tocoo())
@@ -346,3 +365,17 @@ def test_logistic_path_on_sparse_matches_dense_path(rng):
     np.testing.assert_allclose(result.alphas, dense.alphas, rtol=1e-13)
     assert np.max(np.abs(result.coefs - dense.coefs)) <= 1e-6 * np.max(np.abs(dense.coefs))
     assert bool(result.converged.all())
+
+
+@pytest.mark.slow
+def test_multinomial_elastic_net_on_sparse_matches_dense(rng):
+    from jaxreg.losses import MultinomialLoss
+
+    X, z = _problem(rng, 60, 20, density=0.3)
+    y = np.digitize(z, np.quantile(z, [1 / 3, 2 / 3]))           # 3 classes
+    penalty = ElasticNetPenalty(0.02, 0.5)
+    sparse = jaxreg.solve(X, y, MultinomialLoss(n_classes=3), penalty, tol=1e-12)
+    dense = jaxreg.solve(X.toarray(), y, MultinomialLoss(n_classes=3), penalty, tol=1e-12)
+    assert bool(sparse.converged)
+    assert sparse.coef.shape == (20, 3)
+    assert _rel(sparse.coef, dense.coef) <= 1e-6
