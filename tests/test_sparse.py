@@ -208,8 +208,9 @@ def test_path_with_intercept_and_weights_matches_dense_path(rng):
 @pytest.mark.parametrize("loss, solver", [(SquaredLoss(), "cd"), (LogisticLoss(), "fista")],
                          ids=["squared-cd", "logistic-fista"])
 def test_sparse_path_forms_no_dense_array(loss, solver, rng):
-    """No intermediate of the sparse path has n x p / 4 entries (a dense X has n x p)."""
-    n, p = 50, 70
+    """No intermediate of the sparse path has n x p / 4 entries (a dense X has n x p;
+    the stored values with their padding are ~3000 + 1024 here)."""
+    n, p = 200, 300
     X, y = _problem(rng, n, p, density=0.05)
     if solver == "fista":
         y = np.where(y > np.median(y), 1.0, -1.0)
