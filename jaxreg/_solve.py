@@ -13,6 +13,7 @@ from jaxreg import _validation
 from jaxreg import hypergrad as _hypergrad
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
+from jaxreg import sparse as _sparse
 
 __all__ = ["solve", "ConvergenceWarning", "SOLVERS", "choose_solver"]
 
@@ -135,7 +136,15 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
+    X : array of shape (n_samples, n_features), or sparse
+        A ``scipy.sparse`` matrix or array (any format; never densified), a
+        :class:`jax.experimental.sparse.BCOO` or a
+        :class:`jaxreg.sparse.CSCDesign` is solved by
+        :func:`jaxreg.solvers.sparse_cd.sparse_coordinate_descent` (squared
+        loss with ``L1``, ``L2``, ``ElasticNetPenalty`` or ``WeightedL1``)
+        or by FISTA with sparse products (other smooth losses: Huber,
+        logistic, multinomial); absolute and quantile losses and
+        unpenalized fits raise :class:`NotImplementedError`.
     y : array of shape (n_samples,) or (n_samples, n_outputs)
         Targets; labels in {-1, +1} for :class:`~jaxreg.losses.LogisticLoss`,
         integer classes for :class:`~jaxreg.losses.MultinomialLoss`.
@@ -201,6 +210,11 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
     True
     """
     concrete = _validation.is_concrete(X, y, loss, penalty, sample_weight, init)
+    if _sparse.is_sparse(X):
+        return _solve_sparse(X, y, loss, penalty, fit_intercept=fit_intercept,
+                             sample_weight=sample_weight, solver=solver, init=init,
+                             max_iter=max_iter, tol=tol, differentiation=differentiation,
+                             concrete=concrete, options=solver_options)
     if solver not in ("auto", *SOLVERS):
         raise ValueError(f"Unknown solver {solver!r}; choose one of {('auto', *SOLVERS)}.")
     _validation.check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol)
@@ -227,4 +241,74 @@ def solve(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None, solver
             f"duality gap {float(solution.dual_gap):.3e} > tol {float(tol):.1e} x P_null. "
             "Increase max_iter, standardise X, or increase alpha.",
             ConvergenceWarning, stacklevel=2)
+    return solution
+
+
+def sparse_solver(loss, penalty, y, solver="auto"):
+    """The solver for a sparse ``X``: ``"cd"`` (coordinate descent over the
+    columns, :mod:`jaxreg.solvers.sparse_cd`) for the squared loss with a
+    1-D ``y`` and a separable penalty, else ``"fista"`` (proximal gradient with
+    sparse products) for smooth losses; ``solver`` may ask for "cd", "fista"
+    or "ista" explicitly."""
+    from jaxreg.solvers import sparse_cd
+
+    cd = sparse_cd.supports(loss, penalty) and np.ndim(y) == 1
+    if solver == "auto":
+        return "cd" if cd else "fista"
+    if solver == "cd" and not cd:
+        raise NotImplementedError(
+            "solver='cd' on sparse X needs the squared loss, a 1-D y and L1, L2, "
+            f"ElasticNetPenalty or WeightedL1; got {type(loss).__name__} with "
+            f"{type(penalty).__name__}. Use solver='auto' (FISTA with sparse products).")
+    if solver not in ("cd", "fista", "ista"):
+        raise NotImplementedError(
+            f"solver={solver!r} does not take a sparse X; use 'auto', 'cd', 'fista' or "
+            "'ista', or pass a dense X.")
+    return solver
+
+
+def sparse_solver_function(solver):
+    """The function behind :func:`sparse_solver`'s name (takes a CSCDesign)."""
+    if solver == "cd":
+        from jaxreg.solvers.sparse_cd import sparse_coordinate_descent
+
+        return sparse_coordinate_descent
+    return _solver_function(solver)
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "options", "solver"))
+def _sparse_solve_jit(X, y, loss, penalty, sample_weight, init, tol, *, fit_intercept, options,
+                      solver):
+    return sparse_solver_function(solver)(X, y, loss, penalty, fit_intercept=fit_intercept,
+                                          sample_weight=sample_weight, init=init, tol=tol,
+                                          **dict(options))
+
+
+def _solve_sparse(X, y, loss, penalty, *, fit_intercept, sample_weight, solver, init, max_iter,
+                  tol, differentiation, concrete, options):
+    """:func:`solve` on a sparse ``X``: checks, then a sparse solver (:func:`sparse_solver`)."""
+    if differentiation != "implicit":
+        raise NotImplementedError("differentiation='unrolled' is not available on sparse X.")
+    if penalty is None or _is_zero_penalty(penalty):
+        raise NotImplementedError(
+            "Unpenalized fits (penalty=None or alpha=0) are not supported on sparse X yet; "
+            "give a positive alpha or pass a dense X.")
+    design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, init,
+                                             max_iter, tol)
+    loss = _resolve_loss(loss, y)
+    solver = sparse_solver(loss, penalty, y, solver)
+    options = dict(options)
+    if max_iter is not None:
+        options["max_iter"] = max_iter
+    y = jax.numpy.asarray(y)
+    if not jax.numpy.issubdtype(y.dtype, jax.numpy.integer):
+        y = y.astype(design.dtype)
+    solution = _sparse_solve_jit(design, y, loss, penalty, sample_weight, init, tol,
+                                 fit_intercept=bool(fit_intercept),
+                                 options=tuple(sorted(options.items())), solver=solver)
+    if concrete and not bool(solution.converged):
+        warnings.warn(
+            f"jaxreg.solve (sparse {solver}) did not converge in {int(solution.n_iter)} "
+            f"iterations: duality gap {float(solution.dual_gap):.3e} > tol {float(tol):.1e} "
+            "x P_null. Increase max_iter, or increase alpha.", ConvergenceWarning, stacklevel=3)
     return solution

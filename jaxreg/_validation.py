@@ -170,3 +170,74 @@ def check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
     if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
         raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
     check_parameter("solve", "tol", tol, low=0.0)
+
+
+def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol, *,
+                        owner="jaxreg.solve"):
+    """The checks of :func:`check_solve_inputs` for a sparse ``X`` (SciPy, BCOO or
+    :class:`~jaxreg.sparse.CSCDesign`); returns ``X`` as a
+    :class:`~jaxreg.sparse.CSCDesign` (never densified).
+
+    SciPy input has its stored values checked for NaN and infinity
+    (:func:`jaxreg.sparse.from_scipy`); every format SciPy has is converted
+    to compressed sparse columns. Non-smooth losses (absolute, quantile),
+    unpenalized fits and unpenalized features (zero weights) have no sparse
+    solver yet and raise :class:`NotImplementedError`.
+    """
+    from jaxreg import sparse as _sparse
+    from jaxreg.solvers import sparse_cd as _sparse_cd
+
+    if not _sparse.is_sparse(X):
+        raise TypeError(f"X must be sparse here, got {type(X).__name__}.")
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(f"X must be a 2-D sparse matrix; got shape {shape}.")
+    if any(d == 0 for d in shape):
+        raise ValueError(f"X is empty (shape {shape}); at least one sample and one feature "
+                         "are needed.")
+    if _sparse._is_scipy_sparse(X):
+        design = _sparse.from_scipy(X, dtype=None if np.dtype(X.dtype).kind == "f" else float)
+    else:
+        design = _sparse.as_design(X)
+        if is_concrete(design.data) and not all_finite(np.asarray(design.data)):
+            raise ValueError("X contains non-finite stored values. Impute or drop them "
+                             "before fitting, e.g. with sklearn.impute.SimpleImputer.")
+        if not np.issubdtype(design.dtype, np.floating):
+            design = design.astype(jax.dtypes.canonicalize_dtype(np.float64))
+    check_array("y", y, ndim=(1, 2))
+    n, p = shape
+    if np.shape(y)[0] != n:
+        raise ValueError(f"X has {n} rows but y has {np.shape(y)[0]}.")
+    if not (_sparse_cd.supports(loss, penalty) and np.ndim(y) == 1) and not (
+            getattr(loss, "smooth", False) and penalty is not None
+            and not isinstance(penalty, _penalties.NoPenalty)):
+        raise NotImplementedError(
+            "On sparse X, jaxreg solves smooth losses (squared, Huber, logistic, "
+            "multinomial) with a penalty; got "
+            f"{type(loss).__name__} with {type(penalty).__name__}. Pass a dense X "
+            "(X.toarray()) for the absolute and quantile losses and unpenalized fits.")
+    check_loss(loss, y)
+    check_penalty(penalty, p)
+    if isinstance(penalty, _penalties.WeightedL1) and is_concrete(penalty.weights) and np.any(
+            np.asarray(penalty.weights) == 0):
+        raise NotImplementedError(
+            "Unpenalized features (zero weights of WeightedL1) are not supported on sparse X "
+            "yet (no certificate); give them a small positive weight or pass a dense X.")
+    if sample_weight is not None:
+        check_array("sample_weight", sample_weight, ndim=1)
+        if np.shape(sample_weight)[0] != n:
+            raise ValueError(f"X has {n} rows but sample_weight has {np.shape(sample_weight)[0]}.")
+        if is_concrete(sample_weight):
+            w = np.asarray(sample_weight)
+            if (w < 0).any():
+                raise ValueError(f"sample_weight must be non-negative; got {w[w < 0][0].item()!r}.")
+            if w.sum() <= 0:
+                raise ValueError("sample_weight sums to 0: at least one sample needs a positive weight.")
+    if init is not None and not hasattr(init, "coef"):
+        check_array("init", init, ndim=(1, 2))
+        if np.shape(init)[0] != p:
+            raise ValueError(f"init has {np.shape(init)[0]} coefficients but X has {p} features.")
+    if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
+        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
+    check_parameter(owner, "tol", tol, low=0.0)
+    return design

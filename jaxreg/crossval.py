@@ -38,7 +38,9 @@ from jaxreg import _solve
 from jaxreg import _validation
 from jaxreg import losses as _losses
 from jaxreg import paths as _paths
+from jaxreg import penalties as _penalties
 from jaxreg import sharding as _sharding
+from jaxreg import sparse as _sparse
 from jaxreg.solvers import _common
 from jaxreg.solvers import cd as _cd
 
@@ -440,6 +442,11 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
     X, y, loss, penalty, alphas, n_alphas, eps, fit_intercept, sample_weight, strategy, solver, tol, max_iter
         As in :func:`jaxreg.path`; ``alphas=None`` is :func:`jaxreg.alpha_grid`
         on all the data (as scikit-learn's ``LassoCV``), shared by the folds.
+        A sparse ``X`` (SciPy, BCOO, :class:`jaxreg.sparse.CSCDesign`) runs
+        the folds' paths by sparse coordinate descent (squared loss with
+        ``L1``, ``L2``, ``ElasticNetPenalty`` or ``WeightedL1``), one fold
+        after another (memory :math:`O(\mathrm{nnz} + n + p)` per path), and
+        scores the test rows with SciPy's sparse products.
     folds : int, iterable of (train, test) index pairs, or splitter, default=5
         An int ``K`` is scikit-learn's ``KFold(K)`` (contiguous, unshuffled);
         an object with ``split(X, y)`` is any scikit-learn splitter.
@@ -469,6 +476,12 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
     >>> result.scores.shape, round(float(result.alpha_min), 4)
     ((5, 20), 0.0031)
     """
+    if _sparse.is_sparse(X):
+        _sharding.refuse_sparse(mesh, shard, "jaxreg.cv")
+        return _sparse_cv(X, y, loss, penalty, alphas, folds=folds, n_alphas=n_alphas, eps=eps,
+                          fit_intercept=fit_intercept, sample_weight=sample_weight,
+                          strategy=strategy, solver=solver, tol=tol, max_iter=max_iter,
+                          refit=refit, options=solver_options)
     _validation.check_solve_inputs(X, y, loss, penalty, sample_weight, None, max_iter, tol)
     loss = _solve._resolve_loss(loss, y)
     if isinstance(X, np.ndarray) and not np.issubdtype(X.dtype, np.floating):
@@ -537,6 +550,79 @@ def cv(X, y, loss, penalty, alphas=None, *, folds=5, n_alphas=100, eps=None, fit
             all_paths.converged)))
     elif refit:
         solution = _solve.solve(X, y, loss, _paths.penalty_at(penalty, float(alphas[index_min])),
+                                fit_intercept=fit_intercept, sample_weight=sample_weight,
+                                tol=tol, max_iter=max_iter)
+    return CVResult(jnp.asarray(alphas), scores, mean, std_error, index_min,
+                    float(alphas[index_min]), index_1se, float(alphas[index_1se]), fold_paths,
+                    solution)
+
+
+# --------------------------------------------------------------------------
+# Sparse X
+# --------------------------------------------------------------------------
+
+
+@partial(jax.jit, static_argnames=("solver", "strategy", "fit_intercept", "options"))
+def _sparse_fold_paths(design, y, loss, penalty, alphas, train_weight, tol, *, solver, strategy,
+                       fit_intercept, options):
+    """The folds' paths on a sparse design, one fold after another (:func:`jax.lax.map`)."""
+    return jax.lax.map(lambda weight: _paths.sparse_path_core(
+        design, y, loss, penalty, alphas, sample_weight=weight, tol=tol, solver=solver,
+        strategy=strategy, fit_intercept=fit_intercept, options=options), train_weight)
+
+
+def _as_scipy(X, design):
+    """A SciPy CSR matrix of ``X`` for scoring test rows (no copy for SciPy input)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        return sp.csr_matrix(X)
+    nnz = int(design.indptr[-1])
+    return sp.csc_matrix((np.asarray(design.data[:nnz]), np.asarray(design.indices[:nnz]),
+                          np.asarray(design.indptr)), shape=design.shape).tocsr()
+
+
+def _sparse_cv(X, y, loss, penalty, alphas, *, folds, n_alphas, eps, fit_intercept,
+               sample_weight, strategy, solver, tol, max_iter, refit, options):
+    """:func:`cv` on a sparse ``X`` (checked here, never densified)."""
+    if penalty is None or isinstance(penalty, _penalties.NoPenalty):
+        _paths._check_family(penalty)
+    design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, None,
+                                             max_iter, tol, owner="jaxreg.cv")
+    if np.ndim(y) != 1 or isinstance(loss, _losses.MultinomialLoss):
+        raise NotImplementedError("jaxreg.cv on sparse X takes a 1-D y and a loss other "
+                                  "than MultinomialLoss.")
+    solver = _solve.sparse_solver(loss, penalty, y, solver)
+    n = design.shape[0]
+    y_np = np.asarray(y, design.dtype)
+    splits = _splits(folds, np.zeros((n, 0)), y_np)
+    if alphas is None:
+        _paths._check_family(penalty)
+        eps = _paths._grid_eps(n_alphas, eps, "sklearn", design.shape)
+        top = jax.jit(_paths.sparse_alpha_max, static_argnames="fit_intercept")(
+            design, jnp.asarray(y_np), loss, penalty, fit_intercept=bool(fit_intercept),
+            sample_weight=sample_weight)
+        alphas = _paths._geometric(top, n_alphas, eps)
+    _validation.check_array("alphas", alphas, ndim=1)
+    alphas = np.sort(np.asarray(alphas, design.dtype))[::-1].copy()
+    if (alphas <= 0).any():
+        raise ValueError(f"alphas must be positive on sparse X; got {alphas[alphas <= 0][0]!r}.")
+    fold_set = make_folds(splits, n, sample_weight, design.dtype)
+    fold_paths = _sparse_fold_paths(
+        design, jnp.asarray(y_np), loss, penalty, jnp.asarray(alphas), fold_set.train_weight,
+        tol, solver=solver, strategy=_paths._choose_strategy(strategy),
+        fit_intercept=bool(fit_intercept),
+        options=_paths.sparse_path_options(solver, options, max_iter))
+    flat = fold_paths._replace(converged=fold_paths.converged.reshape(-1),
+                               dual_gaps=fold_paths.dual_gaps.reshape(-1),
+                               alphas=jnp.tile(fold_paths.alphas[0], fold_paths.alphas.shape[0]))
+    _paths._warn_unconverged(flat, tol, "jaxreg.cv")
+    scores = _numpy_scores(_as_scipy(X, design), y_np, loss, fold_set, fold_paths)
+    mean, std_error, index_min, index_1se = summarize(alphas, scores)
+    solution = None
+    if refit:
+        solution = _solve.solve(design, y_np, loss,
+                                _paths.penalty_at(penalty, float(alphas[index_min])),
                                 fit_intercept=fit_intercept, sample_weight=sample_weight,
                                 tol=tol, max_iter=max_iter)
     return CVResult(jnp.asarray(alphas), scores, mean, std_error, index_min,

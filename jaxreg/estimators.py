@@ -81,6 +81,7 @@ import warnings
 
 import jax
 import numpy as np
+import scipy.sparse
 from sklearn import linear_model as _sk
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -95,6 +96,7 @@ from jaxreg import _solve
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
 from jaxreg import solvers as _solvers
+from jaxreg import sparse as _sparse
 
 __all__ = [
     "Lasso",
@@ -176,6 +178,36 @@ def _pad(X, y, sample_weight, coef, fill):
     return Xp, yp, sp, cp
 
 
+# Sparse X: stored values are padded to these capacities (then by 1/8 octaves).
+_NNZ_BUCKETS = (1024, 4096, 16384)
+
+
+def _solve_sparse_quietly(X, y, loss, penalty, *, sample_weight, init, fill=0.0, **options):
+    """:func:`_solve_quietly` for a SciPy sparse ``X`` (never densified).
+
+    The design is padded with empty rows (weight 0) and columns and with room
+    for stored values to bucketed sizes (:func:`jaxreg.sparse.pad`), so that
+    nearby problems share one compiled program.
+    """
+    n_samples, n_features = X.shape
+    design = _sparse.from_scipy(X)
+    n, p = _bucket(n_samples, _ROW_BUCKETS), _bucket(n_features, _COLUMN_BUCKETS)
+    design = _sparse.pad(design, (n, p), _bucket(design.nnz, _NNZ_BUCKETS))
+    yp = np.full((n,) + y.shape[1:], fill, y.dtype)
+    yp[:n_samples] = y
+    sw = np.zeros(n, sample_weight.dtype)
+    sw[:n_samples] = sample_weight
+    if init is not None:
+        init = np.concatenate([np.asarray(init, X.dtype), np.zeros(p - n_features, X.dtype)])
+    options.pop("mode", None)
+    with _precision(X.dtype), warnings.catch_warnings():
+        warnings.simplefilter("ignore", _solve.ConvergenceWarning)
+        solution = _solve.solve(design, yp, loss, penalty, sample_weight=sw, init=init,
+                                **options)
+        solution = jax.device_get(solution)
+    return solution._replace(coef=np.asarray(solution.coef)[:n_features])
+
+
 def _solve_quietly(X, y, loss, penalty, *, sample_weight, init, fill=0.0, **options):
     r""":func:`jaxreg.solve` in ``X``'s precision on the padded problem, as NumPy.
 
@@ -242,13 +274,13 @@ def _warn_not_converged(estimator, n_iter, gap, threshold, scale):
         ConvergenceWarning, stacklevel=3)
 
 
-def _validate_regression(estimator, X, y, sample_weight, *, multi_output):
+def _validate_regression(estimator, X, y, sample_weight, *, multi_output, accept_sparse=False):
     """scikit-learn's validation, then y and the weights in X's dtype.
 
     Returns ``X, y, s`` with ``s`` the sample weights (ones when None).
     """
     X, y = validate_data(estimator, X, y, dtype=_FLOATS, multi_output=multi_output,
-                         y_numeric=True, accept_sparse=False)
+                         y_numeric=True, accept_sparse=accept_sparse)
     y = np.asarray(y, dtype=X.dtype)
     s = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
     return X, y, s
@@ -275,8 +307,9 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS, accept_sparse=False)
-        return X @ np.asarray(self.coef_).T + self.intercept_
+        X = validate_data(self, X, reset=False, dtype=_FLOATS,
+                          accept_sparse=["csr", "csc", "coo"])
+        return np.asarray(X @ np.asarray(self.coef_).T) + self.intercept_
 
 
 def _init_coef(estimator, shape, dtype):
@@ -399,7 +432,10 @@ class ElasticNet(_LinearRegressor):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            A SciPy sparse matrix (any format; converted to CSC, never
+            densified) is fitted by coordinate descent over its columns
+            (:func:`jaxreg.solvers.sparse_cd.sparse_coordinate_descent`).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative; rescaled to sum to ``n_samples``.
@@ -411,9 +447,14 @@ class ElasticNet(_LinearRegressor):
         self : object
         """
         self._validate_params()
-        X, y, s = _validate_regression(self, X, y, sample_weight, multi_output=True)
+        X, y, s = _validate_regression(self, X, y, sample_weight, multi_output=True,
+                                       accept_sparse="csc")
         n_features = X.shape[1]
-        options = self._solver_options(n_features)
+        sparse_input = scipy.sparse.issparse(X)
+        # Sparse X: coordinate descent over its columns (jaxreg.solvers.sparse_cd);
+        # precompute does not apply.
+        options = {} if sparse_input else self._solver_options(n_features)
+        fit_one = _solve_sparse_quietly if sparse_input else _solve_quietly
         penalty = self._penalty()
         targets = y[:, None] if y.ndim == 1 else y
         n_targets = targets.shape[1]
@@ -424,7 +465,7 @@ class ElasticNet(_LinearRegressor):
         gaps = np.zeros(n_targets, X.dtype)
         n_iter = []
         for k in range(n_targets):
-            solution = _solve_quietly(
+            solution = fit_one(
                 X, targets[:, k], _losses.SquaredLoss(), penalty, sample_weight=s,
                 fit_intercept=self.fit_intercept, init=init[k], tol=2.0 * float(self.tol),
                 max_iter=self.max_iter, solver="cd", **options)
@@ -447,6 +488,7 @@ class ElasticNet(_LinearRegressor):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -54,8 +54,10 @@ from jaxreg import _validation
 from jaxreg import losses as _losses
 from jaxreg import penalties as _penalties
 from jaxreg import sharding as _sharding
+from jaxreg import sparse as _sparse
 from jaxreg.solvers import _common
 from jaxreg.solvers import cd as _cd
+from jaxreg.solvers import sparse_cd as _sparse_cd
 from jaxreg.solvers.ridge import ridge_path as _ridge_path
 
 __all__ = ["Path", "alpha_max", "alpha_grid", "penalty_at", "path", "lasso_path", "enet_path"]
@@ -635,6 +637,12 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
     if strategy not in _STRATEGIES:
         raise ValueError(f"Unknown strategy {strategy!r}; choose one of {_STRATEGIES}.")
     concrete = _validation.is_concrete(X, y, loss, penalty, sample_weight, alphas)
+    if _sparse.is_sparse(X):
+        _sharding.refuse_sparse(mesh, shard, "jaxreg.path")
+        return _sparse_path(X, y, loss, penalty, alphas, n_alphas=n_alphas, eps=eps,
+                            fit_intercept=fit_intercept, sample_weight=sample_weight,
+                            strategy=strategy, solver=solver, tol=tol, max_iter=max_iter,
+                            chunk_size=chunk_size, concrete=concrete, options=solver_options)
     if penalty is None or isinstance(penalty, _penalties.NoPenalty):
         _check_family(penalty)
     # float64 NumPy data: the values of X are checked on X^T X below (a
@@ -698,6 +706,125 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
             data = (X, y)       # placed by rows straight from the host
         result = _sharded_path(mesh, shard, *data, loss, penalty, np.asarray(alphas, dtype),
                                sample_weight, tol, gram, **static)
+    if concrete:
+        _warn_unconverged(result, tol, "jaxreg.path")
+    return result
+
+
+# --------------------------------------------------------------------------
+# Sparse X
+# --------------------------------------------------------------------------
+
+
+def sparse_alpha_max(X, y, loss, penalty, *, fit_intercept=True, sample_weight=None):
+    r""":func:`alpha_max` on a :class:`~jaxreg.sparse.CSCDesign` (pure).
+
+    For the squared loss
+    :math:`\alpha_{\max} = \| \tilde X^\top S (y - \bar y_s) / n \|_*
+    = \| X^\top (s \odot (y - \bar y_s)) / n \|_*` (the centring of
+    :math:`X` drops out since :math:`\sum_i s_i (y_i - \bar y_s) = 0`): one
+    :math:`O(\mathrm{nnz})` product, as for every smooth loss.
+    """
+    return _alpha_max(_common.make_problem(X, y, sample_weight, fit_intercept), loss, penalty)
+
+
+def sparse_path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4,
+                     solver="cd", strategy="warm", fit_intercept=True, chunk_size=10,
+                     options=()):
+    r"""The pure path computation on a :class:`~jaxreg.sparse.CSCDesign` (no checks).
+
+    ``solver`` is "cd" (:func:`~jaxreg.solvers.sparse_cd.sparse_coordinate_descent`,
+    warm starts from the secant prediction) or "fista"/"ista" (sparse
+    products); ``strategy`` as in :func:`path_core` (resolved). Memory per
+    ``alpha`` being solved is :math:`O(\mathrm{nnz} + n + p)`. Works under
+    ``jit`` and ``vmap`` (e.g. over CV folds given as ``sample_weight`` masks).
+    """
+    alphas = jnp.asarray(alphas, X.dtype)
+    options = dict(options)
+    function = _solve.sparse_solver_function(solver)
+
+    def solve_one(penalty, init):
+        return function(X, y, loss, penalty, fit_intercept=fit_intercept,
+                        sample_weight=sample_weight, init=init, tol=tol, **options)
+
+    if strategy == "warm":
+        if solver == "cd":
+            shapes = _cd.solution_shapes(X.shape[1], X.dtype)
+        else:
+            shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
+        start = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        solutions = _warm(solve_one, penalty, alphas, start, extrapolate=solver == "cd")
+    elif strategy == "batched":
+        solutions = _batched(solve_one, penalty, alphas)
+    else:
+        solutions = _chunked(solve_one, penalty, alphas, chunk_size)
+    return Path(alphas, solutions.coef, solutions.intercept, solutions.dual_gap,
+                solutions.n_iter, solutions.converged)
+
+
+@partial(jax.jit, static_argnames=("solver", "strategy", "fit_intercept", "chunk_size",
+                                   "options"))
+def _sparse_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, *, solver, strategy,
+                     fit_intercept, chunk_size, options):
+    return sparse_path_core(X, y, loss, penalty, alphas, sample_weight=sample_weight, tol=tol,
+                            solver=solver, strategy=strategy, fit_intercept=fit_intercept,
+                            chunk_size=chunk_size, options=options)
+
+
+def sparse_path_options(solver, options, max_iter):
+    """Default options of the sparse solvers on a path: coordinate descent checks
+    the gap every 5 sweeps (a check costs two O(nnz) products, a working-set
+    sweep O(nnz of the set)) and extrapolates every 5 (Anderson)."""
+    defaults = {"check_every": _SPARSE_CHECK_EVERY, "anderson": 5} if solver == "cd" else {}
+    options = {**defaults, **options}
+    if max_iter is not None:
+        options["max_iter"] = max_iter
+    return tuple(sorted(options.items()))
+
+
+# Sparse paths check the gap every few sweeps (a check costs two O(nnz)
+# products, a working-set sweep O(nnz of the set)).
+_SPARSE_CHECK_EVERY = 5
+
+
+def _sparse_path(X, y, loss, penalty, alphas, *, n_alphas, eps, fit_intercept, sample_weight,
+                 strategy, solver, tol, max_iter, chunk_size, concrete, options):
+    """:func:`path` on a sparse ``X`` (checked here, never densified)."""
+    if penalty is None or isinstance(penalty, _penalties.NoPenalty):
+        _check_family(penalty)
+    design = _validation.check_sparse_inputs(X, y, loss, penalty, sample_weight, None,
+                                             max_iter, tol, owner="jaxreg.path")
+    loss = _solve._resolve_loss(loss, y)
+    solver = _solve.sparse_solver(loss, penalty, y, solver)
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        y = y.astype(design.dtype)
+    if alphas is not None:
+        _validation.check_array("alphas", alphas, ndim=1)
+        if _validation.is_concrete(alphas):
+            values = np.asarray(alphas)
+            if (values < 0).any():
+                raise ValueError(f"alphas must be non-negative; got {values[values < 0][0]!r}.")
+            if (values == 0).any():
+                raise NotImplementedError(
+                    "alpha = 0 (an unpenalized fit) is not supported on sparse X yet.")
+            alphas = np.sort(values)[::-1].copy()
+    else:
+        _check_family(penalty)
+        if isinstance(penalty, _penalties.L2):
+            raise ValueError("w = 0 is optimal for L2 only as alpha -> inf: give alphas "
+                             "explicitly.")
+        eps = _grid_eps(n_alphas, eps, "sklearn", design.shape)
+        top = jax.jit(sparse_alpha_max, static_argnames="fit_intercept")(
+            design, y, loss, penalty, fit_intercept=bool(fit_intercept),
+            sample_weight=sample_weight)
+        alphas = _geometric(top, n_alphas, eps)
+    result = _sparse_path_jit(design, y, loss, penalty, jnp.asarray(alphas, design.dtype),
+                              sample_weight, tol, solver=solver,
+                              strategy=_choose_strategy(strategy),
+                              fit_intercept=bool(fit_intercept),
+                              chunk_size=int(chunk_size or 10),
+                              options=sparse_path_options(solver, options, max_iter))
     if concrete:
         _warn_unconverged(result, tol, "jaxreg.path")
     return result
@@ -768,7 +895,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, precom
         raise ValueError("coef_init is not supported by jaxreg.enet_path.")
     penalty = (_penalties.L1(1.0, positive=positive) if l1_ratio == 1.0 else
                _penalties.ElasticNetPenalty(1.0, l1_ratio, positive=positive))
-    X = np.asarray(X)
+    if not _sparse.is_sparse(X):
+        X = np.asarray(X)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]

@@ -96,6 +96,14 @@ def choose_shard(shard, mesh, n_samples, n_features, *, cv=False):
     return shard
 
 
+def refuse_sparse(mesh, shard, owner):
+    """A sparse X runs on one device: NotImplementedError when ``mesh`` or a
+    ``shard`` choice was given (an ambient mesh is left unused)."""
+    if mesh is not None or shard != "auto":
+        raise NotImplementedError(f"{owner}: sparse X runs on one device; mesh= and shard= "
+                                  "are not supported with it yet.")
+
+
 def auto_mesh(mesh):
     """``mesh`` with every axis partitioner-managed (:attr:`AxisType.Auto`)."""
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))

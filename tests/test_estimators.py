@@ -509,6 +509,12 @@ def test_bad_input_is_refused_with_sklearns_messages(name, rng):
     with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4 features"):
         model.predict(X[:, :3])
     from scipy import sparse
+    if name in ("Lasso", "ElasticNet"):      # sparse X is fitted (tests/test_sparse.py)
+        bad = sparse.csr_matrix(X)
+        bad.data[2] = np.nan
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            getattr(E, name)().fit(bad, y)
+        return
     with pytest.raises(TypeError, match="Sparse data was passed"):
         getattr(E, name)().fit(sparse.csr_matrix(X), y)
 

@@ -113,3 +113,13 @@ def test_inside_jit_the_ambient_mesh_is_left_to_the_caller():
                                atol=1e-14)
     with pytest.raises(ValueError, match="outside jit/grad/vmap"):
         jax.jit(lambda a: coefs(a, mesh=mesh, shard="alphas"))(alphas)
+
+
+def test_sparse_x_is_not_sharded_yet():
+    import scipy.sparse as sp
+    X, y = _data(40)
+    X[np.abs(X) < 1.0] = 0.0
+    for function in (jaxreg.path, jaxreg.cv):
+        with pytest.raises(NotImplementedError, match="sparse X runs on one device"):
+            function(sp.csc_matrix(X), y, jaxreg.SquaredLoss(), jaxreg.L1(1.0),
+                     mesh=jax.make_mesh((1,), ("x",)), shard="alphas")

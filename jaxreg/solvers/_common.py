@@ -70,7 +70,21 @@ class Problem(NamedTuple):
 
 
 def make_problem(X, y, sample_weight=None, fit_intercept=True):
-    """Pack ``X, y`` and the normalised weights :math:`s` (:math:`\\sum s = n`)."""
+    """Pack ``X, y`` and the normalised weights :math:`s` (:math:`\\sum s = n`).
+
+    A sparse :class:`~jaxreg.sparse.CSCDesign` ``X`` is kept as is, with
+    ``Xt`` its transpose as an operator (``Xt @ v`` is a sparse product).
+    """
+    from jaxreg.sparse import CSCDesign
+
+    if isinstance(X, CSCDesign):
+        y = jnp.asarray(y)
+        if not jnp.issubdtype(y.dtype, jnp.integer):
+            y = y.astype(X.dtype)
+        n = X.shape[0]
+        s = (jnp.ones(n, X.dtype) if sample_weight is None else
+             jnp.asarray(sample_weight, X.dtype) * (n / jnp.sum(jnp.asarray(sample_weight, X.dtype))))
+        return Problem(X, y, s, bool(fit_intercept), X.T)
     X = jnp.asarray(X)
     y = jnp.asarray(y)
     n = X.shape[0]
