@@ -143,16 +143,9 @@ def check_penalty(penalty, n_features):
                              f"n_groups - 1; got {sorted(set(groups))}.")
 
 
-def check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
-                       finite_X=True):
-    """All checks of :func:`jaxreg.solve`'s arguments (``finite_X``: see :func:`check_array`)."""
-    check_array("X", X, ndim=2, finite=finite_X)
-    check_array("y", y, ndim=(1, 2))
-    n, p = np.shape(X)
-    if np.shape(y)[0] != n:
-        raise ValueError(f"X has {n} rows but y has {np.shape(y)[0]}.")
-    check_loss(loss, y)
-    check_penalty(penalty, p)
+def _check_fit_arguments(n, p, sample_weight, init, max_iter, tol, owner):
+    """Checks of the weights, the start, ``max_iter`` and ``tol`` of an
+    ``n`` x ``p`` problem (dense or sparse)."""
     if sample_weight is not None:
         check_array("sample_weight", sample_weight, ndim=1)
         if np.shape(sample_weight)[0] != n:
@@ -169,7 +162,20 @@ def check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
             raise ValueError(f"init has {np.shape(init)[0]} coefficients but X has {p} features.")
     if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
         raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
-    check_parameter("solve", "tol", tol, low=0.0)
+    check_parameter(owner, "tol", tol, low=0.0)
+
+
+def check_solve_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
+                       finite_X=True):
+    """All checks of :func:`jaxreg.solve`'s arguments (``finite_X``: see :func:`check_array`)."""
+    check_array("X", X, ndim=2, finite=finite_X)
+    check_array("y", y, ndim=(1, 2))
+    n, p = np.shape(X)
+    if np.shape(y)[0] != n:
+        raise ValueError(f"X has {n} rows but y has {np.shape(y)[0]}.")
+    check_loss(loss, y)
+    check_penalty(penalty, p)
+    _check_fit_arguments(n, p, sample_weight, init, max_iter, tol, "solve")
 
 
 def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol, *,
@@ -223,21 +229,5 @@ def check_sparse_inputs(X, y, loss, penalty, sample_weight, init, max_iter, tol,
         raise NotImplementedError(
             "Unpenalized features (zero weights of WeightedL1) are not supported on sparse X "
             "yet (no certificate); give them a small positive weight or pass a dense X.")
-    if sample_weight is not None:
-        check_array("sample_weight", sample_weight, ndim=1)
-        if np.shape(sample_weight)[0] != n:
-            raise ValueError(f"X has {n} rows but sample_weight has {np.shape(sample_weight)[0]}.")
-        if is_concrete(sample_weight):
-            w = np.asarray(sample_weight)
-            if (w < 0).any():
-                raise ValueError(f"sample_weight must be non-negative; got {w[w < 0][0].item()!r}.")
-            if w.sum() <= 0:
-                raise ValueError("sample_weight sums to 0: at least one sample needs a positive weight.")
-    if init is not None and not hasattr(init, "coef"):
-        check_array("init", init, ndim=(1, 2))
-        if np.shape(init)[0] != p:
-            raise ValueError(f"init has {np.shape(init)[0]} coefficients but X has {p} features.")
-    if max_iter is not None and (not isinstance(max_iter, numbers.Integral) or max_iter < 1):
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
-    check_parameter(owner, "tol", tol, low=0.0)
+    _check_fit_arguments(n, p, sample_weight, init, max_iter, tol, owner)
     return design

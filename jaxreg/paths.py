@@ -518,20 +518,26 @@ def path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-4, gram
         options = tuple((k, v) for k, v in options if k != "mode" or gram is None)
         solve_one = _solver_call(solver, X, y, loss, sample_weight, fit_intercept, tol,
                                  options, gram)
-        if strategy == "warm":
-            start = _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight,
+        solutions = _along_grid(
+            solve_one, penalty, alphas, strategy, chunk_size, solver,
+            lambda: _default_start(solve_one, penalty, alphas, X, y, loss, sample_weight,
                                    fit_intercept, solver,
-                                   (X if X is not None else gram.gram).shape[1])
-            # The secant start for coordinate descent (squared loss: the
-            # path is piecewise affine); other solvers carry more state
-            # (dual points) than the coefficients it predicts.
-            solutions = _warm(solve_one, penalty, alphas, start, extrapolate=solver == "cd")
-        elif strategy == "batched":
-            solutions = _batched(solve_one, penalty, alphas)
-        else:
-            solutions = _chunked(solve_one, penalty, alphas, chunk_size)
+                                   (X if X is not None else gram.gram).shape[1]))
     return Path(alphas, solutions.coef, solutions.intercept, solutions.dual_gap,
                 solutions.n_iter, solutions.converged)
+
+
+def _along_grid(solve_one, penalty, alphas, strategy, chunk_size, solver, start):
+    """The solutions at every ``alpha`` by ``strategy`` (resolved); ``start()``
+    gives the warm path's first start."""
+    if strategy == "warm":
+        # The secant start for coordinate descent (squared loss: the path is
+        # piecewise affine); other solvers carry more state (dual points)
+        # than the coefficients it predicts.
+        return _warm(solve_one, penalty, alphas, start(), extrapolate=solver == "cd")
+    if strategy == "batched":
+        return _batched(solve_one, penalty, alphas)
+    return _chunked(solve_one, penalty, alphas, chunk_size)
 
 
 def choose_path_solver(X, y, loss, penalty):
@@ -661,12 +667,7 @@ def path(X, y, loss, penalty, alphas=None, *, n_alphas=100, eps=None, fit_interc
     if not np.issubdtype(X.dtype, np.floating):
         X = np.asarray(X, float) if isinstance(X, np.ndarray) else X.astype(jnp.result_type(float))
     if alphas is not None:
-        _validation.check_array("alphas", alphas, ndim=1)
-        if _validation.is_concrete(alphas):
-            values = np.asarray(alphas)
-            if (values < 0).any():
-                raise ValueError(f"alphas must be non-negative; got {values[values < 0][0]!r}.")
-            alphas = np.sort(values)[::-1].copy()
+        alphas = _checked_grid(alphas)
     if solver == "auto":
         solver, options = choose_path_solver(X, y, loss, penalty)
     else:
@@ -747,17 +748,14 @@ def sparse_path_core(X, y, loss, penalty, alphas, *, sample_weight=None, tol=1e-
         return function(X, y, loss, penalty, fit_intercept=fit_intercept,
                         sample_weight=sample_weight, init=init, tol=tol, **options)
 
-    if strategy == "warm":
+    def start():
         if solver == "cd":
             shapes = _cd.solution_shapes(X.shape[1], X.dtype)
         else:
             shapes = jax.eval_shape(lambda: solve_one(penalty_at(penalty, alphas[0]), None))
-        start = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        solutions = _warm(solve_one, penalty, alphas, start, extrapolate=solver == "cd")
-    elif strategy == "batched":
-        solutions = _batched(solve_one, penalty, alphas)
-    else:
-        solutions = _chunked(solve_one, penalty, alphas, chunk_size)
+        return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    solutions = _along_grid(solve_one, penalty, alphas, strategy, chunk_size, solver, start)
     return Path(alphas, solutions.coef, solutions.intercept, solutions.dual_gap,
                 solutions.n_iter, solutions.converged)
 
@@ -800,15 +798,7 @@ def _sparse_path(X, y, loss, penalty, alphas, *, n_alphas, eps, fit_intercept, s
     if not jnp.issubdtype(y.dtype, jnp.integer):
         y = y.astype(design.dtype)
     if alphas is not None:
-        _validation.check_array("alphas", alphas, ndim=1)
-        if _validation.is_concrete(alphas):
-            values = np.asarray(alphas)
-            if (values < 0).any():
-                raise ValueError(f"alphas must be non-negative; got {values[values < 0][0]!r}.")
-            if (values == 0).any():
-                raise NotImplementedError(
-                    "alpha = 0 (an unpenalized fit) is not supported on sparse X yet.")
-            alphas = np.sort(values)[::-1].copy()
+        alphas = _checked_grid(alphas, zero=False)
     else:
         _check_family(penalty)
         if isinstance(penalty, _penalties.L2):
@@ -828,6 +818,21 @@ def _sparse_path(X, y, loss, penalty, alphas, *, n_alphas, eps, fit_intercept, s
     if concrete:
         _warn_unconverged(result, tol, "jaxreg.path")
     return result
+
+
+def _checked_grid(alphas, zero=True):
+    """A given grid checked (1-D, non-negative; positive unless ``zero``) and,
+    when concrete, sorted decreasingly."""
+    _validation.check_array("alphas", alphas, ndim=1)
+    if not _validation.is_concrete(alphas):
+        return alphas
+    values = np.asarray(alphas)
+    if (values < 0).any():
+        raise ValueError(f"alphas must be non-negative; got {values[values < 0][0]!r}.")
+    if not zero and (values == 0).any():
+        raise NotImplementedError(
+            "alpha = 0 (an unpenalized fit) is not supported on sparse X yet.")
+    return np.sort(values)[::-1].copy()
 
 
 def _check_finite(X, gram):
