@@ -357,7 +357,7 @@ def _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, 
     place = partial(_sharding.put_replicated, mesh=mesh)
     length = alphas.shape[0]
     if shard == "alphas":
-        padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
+        padded, length = _sharding.dealt(alphas, mesh.size)
         alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh, _sharding.split(mesh)))
         X, y, folds, gram = place((X, y, folds, gram))
     else:
@@ -400,13 +400,14 @@ def _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, *, mesh, shar
     whole = jax.sharding.PartitionSpec()
     if shard == "rows":         # XLA partitions the products over the rows
         return _sharding.replicate(core(*args), mesh)
-    if shard == "alphas":       # a block of the grid per device, all the folds
+    if shard == "alphas":       # a share of the grid per device, all the folds
         block = _sharding.split(mesh)
         out = _sharding.split(mesh, 1, 2)
         result = jax.shard_map(core, mesh=mesh, in_specs=(whole,) * 4 + (block,) + (whole,) * 3,
                                out_specs=out, check_vma=False)(*args)
         return _sharding.replicate(
-            jax.tree_util.tree_map(lambda a: a[:, :length], result), mesh)
+            jax.tree_util.tree_map(lambda a: _sharding.undeal(a, mesh.size, length, axis=1),
+                                   result), mesh)
     block = _sharding.split(mesh)   # a block of folds per device, all the grid
     folds_spec = whole if X is None else block
     result = jax.shard_map(core, mesh=mesh,

@@ -470,7 +470,7 @@ def _sharded_path(mesh, shard, X, y, loss, penalty, alphas, sample_weight, tol, 
             length = alphas.shape[0]
             alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
         else:
-            padded, length = _sharding.pad_leading(np.asarray(alphas), mesh.size)
+            padded, length = _sharding.dealt(alphas, mesh.size)
             alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh,
                                                                        _sharding.split(mesh)))
             X, y, sample_weight, gram = _sharding.put_replicated((X, y, sample_weight, gram),
@@ -491,11 +491,12 @@ def _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram, *, 
     args = (X, y, loss, penalty, alphas, sample_weight, tol, gram)
     if shard == "rows":         # XLA partitions the products and reduces X^T r
         result = core(*args)
-    else:                       # a block of the grid per device
+    else:                       # a share of the grid per device (dealt round-robin)
         whole, block = jax.sharding.PartitionSpec(), _sharding.split(mesh)
         result = jax.shard_map(core, mesh=mesh, in_specs=(whole,) * 4 + (block,) + (whole,) * 3,
                                out_specs=block, check_vma=False)(*args)
-        result = jax.tree_util.tree_map(lambda a: a[:length], result)
+        result = jax.tree_util.tree_map(
+            lambda a: _sharding.undeal(a, mesh.size, length), result)
     return _sharding.replicate(result, mesh)
 
 
