@@ -349,26 +349,24 @@ def _run(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, *, sample_w
         else:
             result = _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol,
                                      **static)
-    return _sharding.give_back(result, given)
+    return _sharding.put_replicated(result, given)
 
 
 def _blocks_sharded(mesh, shard, X, y, loss, penalty, alphas, folds, gram, tol, **static):
     """Blocks of the grid (``"alphas"``) or of the folds (``"folds"``) per device."""
     place = partial(_sharding.put_replicated, mesh=mesh)
-    length = alphas.shape[0]
     if shard == "alphas":
         padded, length = _sharding.dealt(alphas, mesh.size)
-        alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh, _sharding.split(mesh)))
+        alphas = _sharding.put_split(padded, mesh)
         X, y, folds, gram = place((X, y, folds, gram))
     else:
-        blocks = jax.sharding.NamedSharding(mesh, _sharding.split(mesh))
         if X is None:           # statistics only: a fold is an entry of `gram`
             gram, length = _sharding.pad_leading(gram, mesh.size)
             folds = place(folds)
         else:
             (folds, gram), length = _sharding.pad_leading((folds, gram), mesh.size)
-            folds = jax.tree_util.tree_map(lambda a: jax.device_put(a, blocks), folds)
-        gram = jax.tree_util.tree_map(lambda a: jax.device_put(a, blocks), gram)
+            folds = _sharding.put_split(folds, mesh)
+        gram = _sharding.put_split(gram, mesh)
         X, y, alphas = place((X, y, np.asarray(alphas)))
     return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, gram, tol, mesh=mesh, shard=shard,
                            length=length, **static)
@@ -382,8 +380,7 @@ def _rows_sharded(mesh, X, y, loss, penalty, alphas, folds, sample_weight, tol, 
     train = np.asarray(folds.train_weight)
     train = np.concatenate([train, np.zeros((train.shape[0], X.shape[0] - n), train.dtype)], 1)
     folds = _sharding.put_replicated(folds._replace(train_weight=None), mesh)._replace(
-        train_weight=jax.device_put(train, jax.sharding.NamedSharding(
-            mesh, _sharding.split(mesh, 1, 2))))
+        train_weight=_sharding.put_split(train, mesh, axis=1))
     alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
     return _sharded_cv_jit(X, y, loss, penalty, alphas, folds, None, tol, mesh=mesh,
                            shard="rows", length=alphas.shape[0], **static)

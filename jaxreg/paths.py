@@ -471,13 +471,12 @@ def _sharded_path(mesh, shard, X, y, loss, penalty, alphas, sample_weight, tol, 
             alphas = _sharding.put_replicated(np.asarray(alphas), mesh)
         else:
             padded, length = _sharding.dealt(alphas, mesh.size)
-            alphas = jax.device_put(padded, jax.sharding.NamedSharding(mesh,
-                                                                       _sharding.split(mesh)))
+            alphas = _sharding.put_split(padded, mesh)
             X, y, sample_weight, gram = _sharding.put_replicated((X, y, sample_weight, gram),
                                                                  mesh)
         result = _sharded_path_jit(X, y, loss, penalty, alphas, sample_weight, tol, gram,
                                    mesh=mesh, shard=shard, length=length, **static)
-    return _sharding.give_back(result, given)
+    return _sharding.put_replicated(result, given)
 
 
 @partial(jax.jit, static_argnames=("mesh", "shard", "length", "solver", "strategy",

@@ -160,13 +160,6 @@ def replicate(tree, mesh):
                                   tree)
 
 
-def give_back(tree, mesh):
-    """The (replicated) results placed on the caller's ``mesh``, whose axes may be
-    explicit: further operations on them under ``jax.set_mesh(mesh)`` then work."""
-    everywhere = NamedSharding(mesh, PartitionSpec())
-    return jax.tree_util.tree_map(lambda a: jax.device_put(a, everywhere), tree)
-
-
 def shard_rows(mesh, X, y, sample_weight):
     """``X, y, sample_weight`` placed on ``mesh`` split by rows (module documentation).
 
@@ -182,17 +175,21 @@ def shard_rows(mesh, X, y, sample_weight):
         sample_weight = np.concatenate([weight, np.zeros(extra, weight.dtype)])
         X, _ = pad_leading(np.asarray(X), mesh.size)
         y, _ = pad_leading(np.asarray(y), mesh.size)
-    rows = NamedSharding(mesh, split(mesh, 0, np.ndim(X)))
-    X = jax.device_put(X, rows)
-    y = jax.device_put(y, NamedSharding(mesh, split(mesh, 0, np.ndim(y))))
-    if sample_weight is not None:
-        sample_weight = jax.device_put(sample_weight, NamedSharding(mesh, split(mesh)))
-    return X, y, sample_weight
+    return put_split((X, y, sample_weight), mesh)
 
 
 def put_replicated(tree, mesh):
-    """The array leaves of ``tree`` placed, whole, on every device of ``mesh``."""
+    """The array leaves of ``tree`` placed, whole, on every device of ``mesh``
+    (also how results go back to the caller's mesh, whose axes may be explicit:
+    operations on them under ``jax.set_mesh(mesh)`` then work)."""
     everywhere = NamedSharding(mesh, PartitionSpec())
     return jax.tree_util.tree_map(
         lambda a: jax.device_put(a, everywhere) if isinstance(a, (np.ndarray, jax.Array)) else a,
         tree)
+
+
+def put_split(tree, mesh, axis=0):
+    """The leaves of ``tree`` placed on ``mesh``, dimension ``axis`` split over all
+    its axes (:func:`split`)."""
+    return jax.tree_util.tree_map(
+        lambda a: jax.device_put(a, NamedSharding(mesh, split(mesh, axis, np.ndim(a)))), tree)
